@@ -1,0 +1,110 @@
+"""The LightningModule: cross-entropy, SGD, the paper's iteration-based schedules, error metrics."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.wrappers import Running
+
+from .metrics import ErrorRate, error_metrics
+from .models import create_model
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; the run stops without overwriting its last good checkpoint."""
+
+
+class ImageClassifier(pl.LightningModule):
+    """Train one of the paper's networks with the paper's recipe.
+
+    Args:
+        arch: a registered network name (``resnet20``, ``plain56``, ``resnet34``, ...).
+        num_classes: classes of the dataset (10 for CIFAR-10, 1000 for ImageNet).
+        shortcut: override of the residual nets' shortcut option (A, B or C).
+        stride_on_3x3: ImageNet bottlenecks only: torchvision's "v1.5" stride placement.
+        lr, momentum, weight_decay: SGD, as in Sections 3.4 and 4.2.
+        lr_schedule: ``multistep`` divides the LR by ``1/lr_decay`` at each of ``milestones`` (in iterations,
+            the CIFAR recipe); ``plateau`` divides it when the validation error stops improving for
+            ``plateau_patience`` validation rounds (the ImageNet recipe).
+        train_error_window: the logged training error is the mean over this many recent iterations.
+        channels_last: run the network in NHWC layout (faster convolutions on recent GPUs and CPUs).
+    """
+
+    def __init__(
+        self,
+        arch: str = "resnet20",
+        num_classes: int = 10,
+        shortcut: Literal["A", "B", "C"] | None = None,
+        stride_on_3x3: bool = False,
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        weight_decay: float = 1e-4,
+        lr_schedule: Literal["multistep", "plateau"] = "multistep",
+        milestones: list[int] = [32_000, 48_000],  # noqa: B006 (jsonargparse reads the default)
+        lr_decay: float = 0.1,
+        plateau_patience: int = 5,
+        train_error_window: int = 50,
+        channels_last: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net: nn.Module = create_model(arch, num_classes=num_classes, shortcut=shortcut, stride_on_3x3=stride_on_3x3)
+        if channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.train_error = Running(ErrorRate(num_classes), window=train_error_window)
+        self.val_metrics = error_metrics(num_classes, prefix="val/")
+        self.test_metrics = error_metrics(num_classes, prefix="test/")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.net(images)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at iteration {self.global_step}. Nothing was saved from this step; "
+                "resume from the last checkpoint (--ckpt_path last) with a lower model.lr, or with trainer.precision=32 "
+                "if you trained in reduced precision."
+            )
+        self.train_error.update(logits.detach(), labels)
+        self.log("train/loss", loss, on_step=True, prog_bar=True)
+        self.log("train/top1_error", self.train_error.compute(), on_step=True, prog_bar=True)
+        return loss
+
+    def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
+        images, labels = batch
+        logits = self(images)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        metrics.update(logits, labels)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), on_epoch=True)
+        self.log_dict(metrics, on_epoch=True, prog_bar=stage == "val")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Class probabilities of each image."""
+        return self(batch[0]).softmax(dim=-1)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        if hp.lr_schedule == "multistep":
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(hp.milestones), gamma=hp.lr_decay)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=hp.lr_decay, patience=hp.plateau_patience)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": "val/top1_error", "strict": True},
+        }

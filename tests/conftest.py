@@ -1,0 +1,41 @@
+"""Shared fixtures: the real CIFAR-10 (from ../shared, $LIGHTNING_RESNET_DATA, or downloaded once) and tiny data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_resnet.data import CIFAR10DataModule
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cifar_root() -> Path:
+    """The folder holding ``cifar-10-batches-py``: the env variable, the shared copy beside the repo, or a user cache."""
+    if os.environ.get("LIGHTNING_RESNET_DATA"):
+        return Path(os.environ["LIGHTNING_RESNET_DATA"])
+    shared = REPO.parent / "shared" / "data" / "cifar10"
+    return shared if shared.is_dir() else Path.home() / ".cache" / "lightning_resnet"
+
+
+@pytest.fixture(scope="session")
+def cifar_dir() -> Path:
+    return cifar_root()
+
+
+@pytest.fixture(scope="session")
+def cifar(cifar_dir: Path) -> CIFAR10DataModule:
+    """The real CIFAR-10 with the paper's 45k/5k split, loaded once for the session."""
+    dm = CIFAR10DataModule(data_dir=str(cifar_dir))
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    """A small float batch with distinct values everywhere, so any crop or flip is identifiable."""
+    return torch.arange(6 * 3 * 8 * 8, dtype=torch.float32).reshape(6, 3, 8, 8) + 1
