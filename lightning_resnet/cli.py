@@ -1,8 +1,8 @@
 """``python -m lightning_resnet fit|validate|test|predict --config FILE``: LightningCLI with the run layout of this project.
 
 Every run has a directory ``<runs_dir>/<experiment>/<run_name>/`` holding its resolved config,
-its metrics (CSV) and its checkpoints; running the same config again with ``--ckpt_path last``
-resumes it from the newest of ``last.ckpt`` and ``interrupted.ckpt``.
+its metrics (CSV) and its checkpoints; running the same command again with ``--ckpt_path last``
+resumes it from the newest of ``last.ckpt`` and ``interrupted.ckpt`` (or starts it, if it has none).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities import rank_zero_info
 
 from .callbacks import InterruptCheckpoint
 from .data.cifar10 import DatasetError
@@ -46,6 +47,20 @@ class ResNetCLI(LightningCLI):
     def run_dir(self) -> Path:
         config = self.config[self.subcommand] if self.subcommand else self.config
         return Path(config.runs_dir) / config.experiment / (config.run_name or default_run_name(config))
+
+    def before_fit(self) -> None:
+        """``--ckpt_path last`` resumes from the newest of the run's ``last.ckpt`` and ``interrupted.ckpt``."""
+        config = self.config_init[self.subcommand]
+        if config.get("ckpt_path") != "last":
+            return
+        folder = Path(self.trainer.default_root_dir) / "checkpoints"
+        candidates = [p for p in (folder / "last.ckpt", folder / InterruptCheckpoint.FILENAME) if p.is_file()]
+        if candidates:
+            config["ckpt_path"] = str(max(candidates, key=lambda p: p.stat().st_mtime))
+            rank_zero_info(f"Resuming from {config['ckpt_path']}")
+        else:
+            config["ckpt_path"] = None
+            rank_zero_info(f"No checkpoint in {folder}: starting the run from scratch.")
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})

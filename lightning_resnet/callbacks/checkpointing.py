@@ -5,28 +5,41 @@ from __future__ import annotations
 import os
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import OnExceptionCheckpoint
+from pytorch_lightning.callbacks import Checkpoint
 
 from ..module import NonFiniteLossError
 
 
-class InterruptCheckpoint(OnExceptionCheckpoint):
-    """Save a checkpoint when a run is interrupted (Ctrl-C, a crash), so ``--ckpt_path last`` resumes from that step.
+class InterruptCheckpoint(Checkpoint):
+    """Save ``interrupted.ckpt`` when a run stops on an exception (Ctrl-C, a crash, a killed job).
 
-    Unlike Lightning's :class:`OnExceptionCheckpoint`, it saves nothing when the loss turned NaN:
-    those weights are broken, and resuming must start from the last good checkpoint instead.
-    ``dirpath`` defaults to ``<default_root_dir>/checkpoints``. As in Lightning's callback, the file is removed once the run has finished normally.
+    ``--ckpt_path last`` on the command line resumes from the newer of ``last.ckpt`` and this file.
+    Nothing is saved when the loss turned NaN (those weights are broken: resume from the last good
+    checkpoint) or before the first step. The file is removed once the run finishes normally.
+    ``dirpath`` defaults to ``<default_root_dir>/checkpoints``, beside ModelCheckpoint's files.
+
+    Unlike Lightning's ``OnExceptionCheckpoint``, its presence does not make every ``fit`` resume
+    implicitly: a run resumes only when asked to.
     """
 
-    def __init__(self, dirpath: str | None = None, filename: str = "interrupted") -> None:
-        super().__init__(dirpath or "", filename)
+    FILENAME = "interrupted.ckpt"
+
+    def __init__(self, dirpath: str | None = None) -> None:
+        self.dirpath = dirpath
+
+    @property
+    def ckpt_path(self) -> str:
+        return os.path.join(self.dirpath or "", self.FILENAME)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if not self.dirpath:  # next to ModelCheckpoint's files when the run uses the default layout
+        if self.dirpath is None:
             self.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, NonFiniteLossError) or trainer.global_step == 0 or not self.dirpath:
-            return  # broken weights, or nothing trained yet
-        super().on_exception(trainer, pl_module, exception)
+        if isinstance(exception, NonFiniteLossError) or trainer.global_step == 0 or self.dirpath is None:
+            return
+        trainer.save_checkpoint(self.ckpt_path)
 
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit":  # only called after a normal end; an interruption skips teardown hooks
+            trainer.strategy.remove_checkpoint(self.ckpt_path)

@@ -1,0 +1,130 @@
+"""The command line: configs, the smoke preset, resumption after an interruption, clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from lightning_resnet.callbacks import InterruptCheckpoint
+from lightning_resnet.cli import ResNetCLI
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE6 = str(REPO / "reproductions" / "table6.yaml")
+SMOKE = str(REPO / "reproductions" / "presets" / "smoke.yaml")
+
+
+def run_cli(*args: str, cwd: Path, data: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LIGHTNING_RESNET_DATA": str(data) if data else "/nonexistent"}
+    return subprocess.run([sys.executable, "-m", "lightning_resnet", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_table6_config_is_the_papers_recipe() -> None:
+    cli = ResNetCLI(args=["--config", TABLE6, "--data.init_args.download=false"], run=False)
+    model, trainer = cli.model, cli.trainer
+    assert model.hparams.arch == "resnet20" and model.hparams.lr == 0.1 and model.hparams.weight_decay == 1e-4
+    assert list(model.hparams.milestones) == [32_000, 48_000] and trainer.max_steps == 64_000
+    assert cli.datamodule.hparams.batch_size == 128 and cli.datamodule.hparams.val_size == 5000
+
+
+def test_smoke_preset_shortens_only_the_schedule_in_proportion() -> None:
+    paper = ResNetCLI(args=["--config", TABLE6], run=False)
+    smoke = ResNetCLI(args=["--config", TABLE6, "--config", SMOKE], run=False)
+    ratio = smoke.trainer.max_steps / paper.trainer.max_steps
+    assert ratio < 0.05
+    assert [m / smoke.trainer.max_steps for m in smoke.model.hparams.milestones] == [m / paper.trainer.max_steps for m in paper.model.hparams.milestones]
+    same = {k: v for k, v in paper.model.hparams.items() if k != "milestones"}
+    assert {k: v for k, v in smoke.model.hparams.items() if k != "milestones"} == same
+    assert smoke.datamodule.hparams == paper.datamodule.hparams
+
+
+class StopAt(Callback):
+    """Raise KeyboardInterrupt after ``step`` optimizer steps, as a Ctrl-C would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+class FirstStep(Callback):
+    def __init__(self) -> None:
+        self.lrs: dict[int, float] = {}
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+        self.lrs[trainer.global_step] = optimizer.param_groups[0]["lr"]
+
+
+def test_interrupted_fit_resumes_at_the_same_iteration_and_learning_rate(tmp_path: Path, cifar_dir: Path) -> None:
+    args = [
+        "fit", "--config", TABLE6, "--model.arch=resnet8", "--model.milestones=[3, 5]",
+        f"--data.init_args.data_dir={cifar_dir}", "--data.init_args.batch_size=32",
+        "--trainer.max_steps=7", "--trainer.val_check_interval=100", "--trainer.limit_val_batches=1",
+        "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1", f"--runs_dir={tmp_path}",
+    ]
+    handler = signal.getsignal(signal.SIGINT)
+    first = FirstStep()
+    try:
+        with pytest.raises(SystemExit):  # Lightning turns Ctrl-C into a graceful shutdown and exit(1)
+            ResNetCLI(args=args, trainer_defaults={"callbacks": [InterruptCheckpoint(), StopAt(4), first]})
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    run_dir = tmp_path / "table6" / "resnet8-s0"
+    saved = torch.load(run_dir / "checkpoints" / "interrupted.ckpt", weights_only=False)
+    assert saved["global_step"] == 4
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "metrics.csv").is_file()
+
+    logged_steps = [line.split(",")[2] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]]
+    assert "3" in logged_steps  # metrics up to the interruption were written
+
+    resumed = FirstStep()
+    cli = ResNetCLI(args=[*args, "--ckpt_path=last"], trainer_defaults={"callbacks": [InterruptCheckpoint(), resumed]})
+    assert min(resumed.lrs) == 4 and cli.trainer.global_step == 7
+    assert first.lrs == pytest.approx({0: 0.1, 1: 0.1, 2: 0.1, 3: 0.01})
+    assert resumed.lrs == pytest.approx({4: 0.01, 5: 0.001, 6: 0.001})
+    assert not (run_dir / "checkpoints" / "interrupted.ckpt").exists()  # removed once the run finished
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 7
+
+
+def test_fit_fast_dev_run_on_real_cifar10(tmp_path: Path, cifar_dir: Path) -> None:
+    result = run_cli("fit", "--config", TABLE6, "--trainer.fast_dev_run=true", cwd=tmp_path, data=cifar_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "`Trainer.fit` stopped: `max_steps=1` reached." in result.stderr + result.stdout
+
+
+def test_unknown_model_name_is_one_clear_line(tmp_path: Path, cifar_dir: Path) -> None:
+    result = run_cli("fit", "--config", TABLE6, "--model.arch=resnet21", "--trainer.fast_dev_run=true", cwd=tmp_path, data=cifar_dir)
+    assert result.returncode == 2
+    assert "lightning-resnet: error: Unknown model 'resnet21'. Did you mean" in result.stderr and "resnet20" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_config_key_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  arch: resnet20\n  learning_rate: 0.1\n")
+    result = run_cli("fit", "--config", TABLE6, "--config", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "learning_rate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_dataset_says_where_to_put_it(tmp_path: Path) -> None:
+    result = run_cli("fit", "--config", TABLE6, "--data.init_args.download=false", "--trainer.fast_dev_run=true", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "CIFAR-10 not found: expected /nonexistent/cifar-10-batches-py/" in result.stderr
+    assert "LIGHTNING_RESNET_DATA" in result.stderr
+
+
+def test_print_config_shows_the_resolved_recipe(tmp_path: Path) -> None:
+    result = run_cli("fit", "--config", TABLE6, "--config", SMOKE, "--print_config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "max_steps: 640" in result.stdout and "- 320" in result.stdout and "arch: resnet20" in result.stdout
