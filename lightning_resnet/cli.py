@@ -1,8 +1,10 @@
 """``python -m lightning_resnet fit|validate|test|predict --config FILE``: LightningCLI with the run layout of this project.
 
-Every run has a directory ``<runs_dir>/<experiment>/<run_name>/`` holding its resolved config,
-its metrics (CSV) and its checkpoints; running the same command again with ``--ckpt_path last``
-resumes it from the newest of ``last.ckpt`` and ``interrupted.ckpt`` (or starts it, if it has none).
+Every run has a directory ``<runs_dir>/<experiment>/<run_name>/`` holding its resolved config
+(``config.yaml``), its record (``run.json``), its metrics (``metrics.csv``), its W&B run (``wandb/``),
+its Figure 7 statistics (``layer_responses.csv``) and its checkpoints. Running the same command again
+with ``--ckpt_path last`` resumes it from the newest of ``last.ckpt`` and ``interrupted.ckpt`` (or starts
+it, if it has none). After ``fit``, the final weights are tested on the test set.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from typing import Any
 import pytorch_lightning as pl
 from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
-from .callbacks import InterruptCheckpoint
+from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .data.cifar10 import DatasetError
 from .module import ImageClassifier
+from .tracking import DEFAULT_PROJECT, make_loggers
 
 
 def default_run_name(config: Namespace) -> str:
@@ -29,49 +32,82 @@ def default_run_name(config: Namespace) -> str:
     return f"{name}-s{config.seed_everything}"
 
 
+def run_tags(config: Namespace) -> list[str]:
+    model = config.model
+    kind = "plain" if model.arch.startswith("plain") else "residual"
+    return [config.experiment, model.arch, kind, *([f"shortcut-{model.shortcut}"] if model.shortcut else []), *config.tags]
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newer of ``last.ckpt`` and ``interrupted.ckpt`` in ``folder``, if any."""
+    candidates = [p for p in (folder / "last.ckpt", folder / InterruptCheckpoint.FILENAME) if p.is_file()]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
 class ResNetCLI(LightningCLI):
-    """LightningCLI for :class:`ImageClassifier` with any LightningDataModule, plus the run layout."""
+    """LightningCLI for :class:`ImageClassifier` with any LightningDataModule, plus the run layout and records."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("seed_everything_default", 0)
+        kwargs.setdefault("save_config_callback", RunRecord)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})  # a resumed run re-saves the same config
-        kwargs.setdefault("trainer_defaults", {"callbacks": [InterruptCheckpoint()]})
+        kwargs.setdefault("trainer_defaults", {"callbacks": [InterruptCheckpoint(), LayerResponses()]})
         kwargs.setdefault("auto_configure_optimizers", False)  # the module owns the paper's optimizer and schedule
         super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--experiment", type=str, default="default", help="table or figure id; groups the runs")
+        parser.add_argument("--experiment", type=str, default="default", help="table or figure id; the W&B group")
         parser.add_argument("--run_name", type=str | None, default=None, help="default: <arch>[-<shortcut>]-s<seed>")
         parser.add_argument("--runs_dir", type=str, default="runs", help="root of all run directories")
+        parser.add_argument("--project", type=str, default=DEFAULT_PROJECT, help="W&B project")
+        parser.add_argument("--tags", type=list[str], default=[], help="extra W&B tags")
+        parser.add_argument("--test_after_fit", type=bool, default=True, help="test the final weights after fit")
+
+    def _subconfig(self) -> Namespace:
+        return self.config[self.subcommand] if self.subcommand else self.config
 
     def run_dir(self) -> Path:
-        config = self.config[self.subcommand] if self.subcommand else self.config
+        config = self._subconfig()
         return Path(config.runs_dir) / config.experiment / (config.run_name or default_run_name(config))
 
-    def before_fit(self) -> None:
-        """``--ckpt_path last`` resumes from the newest of the run's ``last.ckpt`` and ``interrupted.ckpt``."""
+    def _resolve_last(self, run_dir: Path) -> bool:
+        """Turn ``--ckpt_path last`` into this run's newest checkpoint; True when the run resumes."""
+        if not self.subcommand:
+            return False
         config = self.config_init[self.subcommand]
-        if config.get("ckpt_path") != "last":
-            return
-        folder = Path(self.trainer.default_root_dir) / "checkpoints"
-        candidates = [p for p in (folder / "last.ckpt", folder / InterruptCheckpoint.FILENAME) if p.is_file()]
-        if candidates:
-            config["ckpt_path"] = str(max(candidates, key=lambda p: p.stat().st_mtime))
-            rank_zero_info(f"Resuming from {config['ckpt_path']}")
-        else:
-            config["ckpt_path"] = None
-            rank_zero_info(f"No checkpoint in {folder}: starting the run from scratch.")
+        if config.get("ckpt_path") == "last":
+            found = latest_checkpoint(run_dir / "checkpoints")
+            config["ckpt_path"] = str(found) if found else None
+            rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {run_dir / 'checkpoints'}: starting the run.")
+        return self.subcommand == "fit" and config.get("ckpt_path") is not None
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir()
+        resuming = self._resolve_last(run_dir)
         if trainer_config.get("default_root_dir") in (None, "", "."):
             kwargs["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = CSVLogger(save_dir=str(run_dir), name="", version="")
+            config = self._subconfig()
+            kwargs["logger"] = make_loggers(run_dir, config.experiment, run_dir.name, run_tags(config), config.project, resuming)
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
         return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        if self._subconfig().test_after_fit and not self.trainer.fast_dev_run and not self.trainer.interrupted:
+            self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
+        self._finish_wandb()
+
+    def after_validate(self) -> None:
+        self._finish_wandb()
+
+    after_test = after_predict = after_validate
+
+    def _finish_wandb(self) -> None:
+        for logger in self.trainer.loggers:
+            if isinstance(logger, WandbLogger) and logger._experiment is not None:
+                logger.experiment.finish()
 
 
 def main(args: list[str] | None = None) -> None:

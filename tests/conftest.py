@@ -39,3 +39,10 @@ def cifar(cifar_dir: Path) -> CIFAR10DataModule:
 def images() -> torch.Tensor:
     """A small float batch with distinct values everywhere, so any crop or flip is identifiable."""
     return torch.arange(6 * 3 * 8 * 8, dtype=torch.float32).reshape(6, 3, 8, 8) + 1
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _wandb_offline() -> None:
+    """No test talks to a W&B server, whatever the developer's login."""
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ.setdefault("WANDB_SILENT", "true")

@@ -27,17 +27,17 @@ def run_cli(*args: str, cwd: Path, data: Path | None = None) -> subprocess.Compl
     return subprocess.run([sys.executable, "-m", "lightning_resnet", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_table6_config_is_the_papers_recipe() -> None:
-    cli = ResNetCLI(args=["--config", TABLE6, "--data.init_args.download=false"], run=False)
+def test_table6_config_is_the_papers_recipe(tmp_path: Path) -> None:
+    cli = ResNetCLI(args=["--config", TABLE6, "--data.init_args.download=false", f"--runs_dir={tmp_path}"], run=False)
     model, trainer = cli.model, cli.trainer
     assert model.hparams.arch == "resnet20" and model.hparams.lr == 0.1 and model.hparams.weight_decay == 1e-4
     assert list(model.hparams.milestones) == [32_000, 48_000] and trainer.max_steps == 64_000
     assert cli.datamodule.hparams.batch_size == 128 and cli.datamodule.hparams.val_size == 5000
 
 
-def test_smoke_preset_shortens_only_the_schedule_in_proportion() -> None:
-    paper = ResNetCLI(args=["--config", TABLE6], run=False)
-    smoke = ResNetCLI(args=["--config", TABLE6, "--config", SMOKE], run=False)
+def test_smoke_preset_shortens_only_the_schedule_in_proportion(tmp_path: Path) -> None:
+    paper = ResNetCLI(args=["--config", TABLE6, f"--runs_dir={tmp_path}"], run=False)
+    smoke = ResNetCLI(args=["--config", TABLE6, "--config", SMOKE, f"--runs_dir={tmp_path}"], run=False)
     ratio = smoke.trainer.max_steps / paper.trainer.max_steps
     assert ratio < 0.05
     assert [m / smoke.trainer.max_steps for m in smoke.model.hparams.milestones] == [m / paper.trainer.max_steps for m in paper.model.hparams.milestones]

@@ -1,0 +1,76 @@
+"""Figure 7 at the end of training: the std of each 3x3 convolution's BN output on validation images."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.trainer.states import RunningStage
+
+from ..models import recording_responses
+
+RESPONSES_FILE = "layer_responses.csv"
+
+
+def response_std(net: torch.nn.Module, batches) -> torch.Tensor:
+    """Std of every response layer over all elements of the given batches (accumulated in float64)."""
+    total = sq = count = None
+    for images in batches:
+        with recording_responses(net) as responses:
+            net(images)
+        sums = torch.stack([r.double().sum() for r in responses])
+        squares = torch.stack([r.double().square().sum() for r in responses])
+        numel = torch.tensor([r.numel() for r in responses], dtype=torch.float64, device=sums.device)
+        total, sq, count = (sums, squares, numel) if total is None else (total + sums, sq + squares, count + numel)
+    mean = total / count
+    return ((sq / count - mean.square()) * count / (count - 1)).clamp_min(0).sqrt().float().cpu()
+
+
+class LayerResponses(Callback):
+    """Write ``layer_responses.csv`` (layer index, std) to the run directory and log it as a W&B table.
+
+    Uses the network in eval mode (BN with its running statistics), on the first ``num_images``
+    validation images, preprocessed as for validation.
+    """
+
+    def __init__(self, num_images: int = 1000) -> None:
+        self.num_images = num_images
+
+    def _validation_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule):
+        datamodule = trainer.datamodule
+        stage = trainer.state.stage
+        trainer.state.stage = RunningStage.VALIDATING  # the DataModule must not augment these
+        try:
+            seen = 0
+            for batch in datamodule.val_dataloader():
+                batch = datamodule.on_after_batch_transfer(pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0)
+                images = batch[0][: self.num_images - seen]
+                seen += len(images)
+                yield images
+                if seen >= self.num_images:
+                    return
+        finally:
+            trainer.state.stage = stage
+
+    @torch.no_grad()
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.datamodule is None or not trainer.is_global_zero:
+            return
+        net = getattr(pl_module, "net", pl_module)
+        was_training = net.training
+        net.eval()
+        try:
+            std = response_std(net, self._validation_images(trainer, pl_module))
+        finally:
+            net.train(was_training)
+        rows = [[index + 1, value] for index, value in enumerate(std.tolist())]
+        path = Path(trainer.default_root_dir) / RESPONSES_FILE
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([["layer", "std"], *rows])
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_table(key="layer_responses", columns=["layer", "std"], data=rows)

@@ -1,0 +1,84 @@
+"""The record of a run: resolved config, code version, environment, dataset and final errors.
+
+It goes to every logger (W&B config, CSV ``hparams.yaml``) and to ``run.json`` in the run directory,
+which reports and ``reproduce`` read without any W&B server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import yaml
+from pytorch_lightning.cli import SaveConfigCallback
+
+from ..tracking import environment, git_state
+
+RECORD_FILE = "run.json"
+
+
+def read_record(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+
+
+class RunRecord(SaveConfigCallback):
+    """LightningCLI's config saver that also records the run (``run.json``) and logs the record to the loggers."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._started = time.monotonic()
+        super().setup(trainer, pl_module, stage)
+
+    def _path(self, trainer: pl.Trainer) -> Path:
+        return Path(trainer.default_root_dir) / RECORD_FILE
+
+    def _update(self, trainer: pl.Trainer, **fields: Any) -> None:
+        if trainer.is_global_zero:
+            record = read_record(Path(trainer.default_root_dir))
+            for key, value in fields.items():
+                record[key] = {**record.get(key, {}), **value} if isinstance(value, dict) and key == "final" else value
+            self._path(trainer).parent.mkdir(parents=True, exist_ok=True)
+            self._path(trainer).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
+        datamodule = trainer.datamodule
+        fingerprint = datamodule.fingerprint() if hasattr(datamodule, "fingerprint") else None
+        record = {
+            "config": config,
+            "experiment": config.get("experiment"),
+            "run_name": Path(trainer.default_root_dir).name,
+            "seed": config.get("seed_everything"),
+            "precision": str(trainer.precision),
+            "max_steps": trainer.max_steps,
+            "git": git_state(),
+            "dataset": fingerprint,
+            **environment(),
+        }
+        for logger in trainer.loggers:
+            logger.log_hyperparams(record)
+        if stage == "fit":
+            fresh = {} if trainer.ckpt_path else {"train_seconds": 0.0, "final": {}}  # a new run forgets an old one
+            if fresh and trainer.is_global_zero:
+                self._path(trainer).unlink(missing_ok=True)
+            self._update(trainer, **record, **fresh, status="running")
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        previous = read_record(Path(trainer.default_root_dir)).get("train_seconds", 0.0)
+        self._update(
+            trainer,
+            status="finished" if trainer.global_step >= trainer.max_steps > 0 else "stopped",
+            global_step=trainer.global_step,
+            train_seconds=previous + time.monotonic() - self._started,
+            final=_scalars(trainer.callback_metrics, "val/"),
+        )
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._update(trainer, final=_scalars(trainer.callback_metrics, "test/"))

@@ -1,0 +1,219 @@
+"""CIFAR-10 as in Section 4.2: 45k/5k split, per-pixel mean image, pad-4 random crop and flip.
+
+The whole split lives in memory as one uint8 tensor (150 MB for 50k images). The DataLoader gathers
+a batch of indices in one indexing operation, and :meth:`CIFAR10DataModule.on_after_batch_transfer`
+subtracts the mean image and augments the whole batch on the training device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .transforms import random_hflip, random_pad_crop
+
+DATA_DIR_ENV = "LIGHTNING_RESNET_DATA"
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILES = ("test_batch",)
+NUM_TRAIN, NUM_TEST = 50_000, 10_000
+
+
+class DatasetError(RuntimeError):
+    """The dataset files are there but unreadable or inconsistent."""
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
+    """``data_dir`` if given, else ``$LIGHTNING_RESNET_DATA``, else ``./data``."""
+    return Path(data_dir or os.environ.get(DATA_DIR_ENV) or "data").expanduser()
+
+
+def cifar10_present(root: Path) -> bool:
+    return all((root / FOLDER / name).is_file() for name in TRAIN_FILES + TEST_FILES)
+
+
+def load_cifar10(root: str | os.PathLike, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read the "python version" pickles under ``root/cifar-10-batches-py``.
+
+    Returns ``(images, labels)``: uint8 ``(N, 3, 32, 32)`` and int64 ``(N,)``, in the files' order.
+    No md5 check: re-pickled copies with identical pixels are valid; the arrays are checked instead.
+    """
+    folder = Path(root) / FOLDER
+    images, labels = [], []
+    for name in TRAIN_FILES if train else TEST_FILES:
+        path = folder / name
+        try:
+            with open(path, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            data = torch.as_tensor(entry["data"], dtype=torch.uint8).reshape(-1, 3, 32, 32)
+            target = torch.as_tensor(entry["labels"], dtype=torch.int64)
+        except FileNotFoundError:
+            raise
+        except Exception as err:  # truncated file, wrong format, missing keys, bad shape
+            raise DatasetError(
+                f"CIFAR-10 file {path} is corrupted or not in the 'python version' format ({type(err).__name__}: {err}). "
+                f"Delete {folder} and let the DataModule download it again, or replace it with the original files."
+            ) from err
+        if len(data) != len(target) or (target.numel() and (target.min() < 0 or target.max() > 9)):
+            raise DatasetError(f"CIFAR-10 file {path} has inconsistent images/labels; replace it with the original file.")
+        images.append(data)
+        labels.append(target)
+    images_t, labels_t = torch.cat(images), torch.cat(labels)
+    expected = NUM_TRAIN if train else NUM_TEST
+    if len(images_t) != expected:
+        raise DatasetError(f"CIFAR-10 under {folder} has {len(images_t)} {'train' if train else 'test'} images, expected {expected}.")
+    return images_t, labels_t
+
+
+class IndexedImages(Dataset):
+    """Images and labels held as tensors; ``__getitems__`` gathers a whole batch with one index operation."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        return self.images[index], self.labels[index]
+
+
+def _already_batched(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    return batch
+
+
+class CIFAR10DataModule(pl.LightningDataModule):
+    """CIFAR-10 with the paper's protocol.
+
+    Args:
+        data_dir: folder that holds ``cifar-10-batches-py/`` (default: ``$LIGHTNING_RESNET_DATA`` or ``./data``).
+        batch_size: images per training step (the paper: 128).
+        val_size: images held out of the 50k training set for validation (the paper: 5k). ``0`` trains on
+            all 50k and validates on the 10k test set, as most reproductions do.
+        split_seed: seed of the train/val split, independent of the training seed.
+        augment: pad-and-crop plus horizontal flip for training.
+        padding: zero padding of the random crop (the paper: 4).
+        download: fetch the dataset through torchvision when it is missing.
+        num_workers: DataLoader workers; 0 is fastest here, since a batch is a single index operation.
+    """
+
+    num_classes = 10
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        batch_size: int = 128,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        augment: bool = True,
+        padding: int = 4,
+        download: bool = True,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        if not 0 <= val_size < NUM_TRAIN:
+            raise ValueError(f"val_size must be in [0, {NUM_TRAIN}), got {val_size}")
+        self.save_hyperparameters()
+        self.data_dir = resolve_data_dir(data_dir)
+        self.mean_image: torch.Tensor | None = None
+        self._mean_cache: dict[torch.device, torch.Tensor] = {}
+        self.train_set = self.val_set = self.test_set = None
+
+    def prepare_data(self) -> None:
+        if cifar10_present(self.data_dir):
+            return
+        missing_msg = (
+            f"CIFAR-10 not found: expected {self.data_dir / FOLDER}/ with {', '.join(TRAIN_FILES + TEST_FILES)}. "
+            f"Put the 'python version' files there, or point data_dir (or ${DATA_DIR_ENV}) at the folder that holds "
+            f"{FOLDER}/"
+        )
+        if not self.hparams.download:
+            raise FileNotFoundError(missing_msg + ", or set download=true.")
+        from torchvision.datasets import CIFAR10
+
+        try:
+            CIFAR10(str(self.data_dir), train=True, download=True)
+        except Exception as err:  # no network, proxy, disk full...
+            raise FileNotFoundError(f"{missing_msg}. Downloading it failed ({type(err).__name__}: {err}).") from err
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        if not cifar10_present(self.data_dir):
+            self.prepare_data()
+        images, labels = load_cifar10(self.data_dir, train=True)
+        order = torch.randperm(NUM_TRAIN, generator=torch.Generator().manual_seed(self.hparams.split_seed))
+        val_idx, train_idx = order[: self.hparams.val_size], order[self.hparams.val_size :]
+        self.train_set = IndexedImages(images[train_idx], labels[train_idx])
+        self.test_set = IndexedImages(*load_cifar10(self.data_dir, train=False))
+        self.val_set = IndexedImages(images[val_idx], labels[val_idx]) if len(val_idx) else self.test_set
+        # The paper subtracts the per-pixel mean of the training images (a 3x32x32 mean image).
+        self.mean_image = self.train_set.images.float().mean(0)
+        self._mean_cache.clear()
+
+    def fingerprint(self) -> dict[str, object]:
+        """What data a run actually used: split sizes and a hash of each split's pixels and labels."""
+        def digest(split: IndexedImages) -> str:
+            h = hashlib.sha256(split.images.numpy().tobytes())
+            h.update(split.labels.numpy().tobytes())
+            return h.hexdigest()[:16]
+
+        return {
+            "name": "CIFAR-10",
+            "path": str(self.data_dir.resolve() / FOLDER),
+            "train_images": len(self.train_set),
+            "val_images": len(self.val_set),
+            "test_images": len(self.test_set),
+            "val_is_test": self.val_set is self.test_set,
+            "sha256": {"train": digest(self.train_set), "val": digest(self.val_set), "test": digest(self.test_set)},
+        }
+
+    def _loader(self, dataset: IndexedImages, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.hparams.num_workers,
+            collate_fn=_already_batched,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float, mean image subtracted, scaled by 1/255 (a unit choice; no std division)."""
+        mean = self._mean_cache.get(images.device)
+        if mean is None:
+            mean = self._mean_cache.setdefault(images.device, self.mean_image.to(images.device))
+        return (images.float() - mean) / 255.0
+
+    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = batch
+        images = self.normalize(images)
+        # Zero padding happens after mean subtraction, so the padded border is the mean colour.
+        if self.hparams.augment and self.trainer is not None and self.trainer.training:
+            images = random_hflip(random_pad_crop(images, self.hparams.padding))
+        return images, labels
+

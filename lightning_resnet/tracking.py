@@ -1,0 +1,117 @@
+"""Where a run's record goes: a local CSV record always, and a W&B run (offline unless the user is logged in).
+
+W&B never blocks a run: without a login (``WANDB_API_KEY`` or a ``netrc`` entry written by ``wandb login``)
+it writes an offline run under the run directory, which ``wandb sync <run_dir>/wandb/offline-run-*`` uploads
+later. ``WANDB_MODE`` set by the user wins.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import platform
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
+
+DEFAULT_PROJECT = "lightning-resnet"
+ID_FILE = "wandb_id.txt"
+
+
+def wandb_logged_in() -> bool:
+    """True when W&B credentials are present locally; no network request is made."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def wandb_mode() -> str:
+    """``online``, ``offline`` or ``disabled``: the user's ``WANDB_MODE``, else online only when logged in."""
+    mode = os.environ.get("WANDB_MODE", "").lower()
+    if mode in ("online", "offline", "disabled"):
+        return mode
+    if mode == "dryrun":
+        return "offline"
+    return "online" if wandb_logged_in() else "offline"
+
+
+def wandb_run_id(run_dir: Path, resuming: bool, offline: bool) -> str:
+    """The run's W&B id, kept in ``run_dir/wandb_id.txt`` so a resumed run continues the same W&B run.
+
+    W&B cannot resume an offline run: a resumed offline segment gets its own id (``<id>-r<k>``), so that
+    ``wandb sync`` uploads every segment instead of one overwriting another; the CSV record holds the
+    whole history in one file.
+    """
+    path = run_dir / ID_FILE
+    ids = path.read_text().split() if path.is_file() else []
+    if not ids:
+        ids = [uuid.uuid4().hex[:8]]
+    elif resuming and offline:
+        ids.append(f"{ids[0]}-r{len(ids)}")
+        rank_zero_warn(
+            f"W&B cannot resume offline runs: this segment is logged as W&B run {ids[-1]} (group and name unchanged). "
+            f"{run_dir / 'metrics.csv'} keeps the whole history; log in (wandb login) to resume runs in place."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(ids) + "\n")
+    return ids[-1]
+
+
+def make_loggers(run_dir: Path, experiment: str, run_name: str, tags: list[str], project: str, resuming: bool) -> list[Logger]:
+    """A CSV record in ``run_dir`` and, unless ``WANDB_MODE=disabled``, a W&B run grouped by table/figure id."""
+    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    mode = wandb_mode()
+    if mode == "disabled":
+        return loggers
+    offline = mode == "offline"
+    run_id = wandb_run_id(run_dir, resuming=resuming, offline=offline)
+    if offline:
+        rank_zero_info(f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`.")
+    loggers.append(
+        WandbLogger(
+            project=project, group=experiment, name=run_name, id=run_id, save_dir=str(run_dir),
+            offline=offline, tags=tags, job_type="train", settings={"silent": True, "init_timeout": 60},
+        )
+    )
+    return loggers
+
+
+def git_state(repo: Path | None = None) -> dict[str, Any]:
+    """The commit of the code that ran, and whether the tree had uncommitted changes."""
+    cwd = repo or Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def environment() -> dict[str, Any]:
+    """Package versions and hardware, for the run's config."""
+    import pytorch_lightning
+    import torchvision
+    import wandb
+
+    if torch.cuda.is_available():
+        device = f"{torch.cuda.device_count()}x {torch.cuda.get_device_name(0)}"
+    else:
+        device = f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    return {
+        "versions": {
+            "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "pytorch_lightning": pytorch_lightning.__version__, "wandb": wandb.__version__, "python": platform.python_version(),
+        },
+        "hardware": device,
+        "hostname": platform.node(),
+    }
