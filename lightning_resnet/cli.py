@@ -1,4 +1,4 @@
-"""``python -m lightning_resnet fit|validate|test|predict --config FILE``: LightningCLI with the run layout of this project.
+"""``python -m lightning_resnet fit|validate|test|predict --config FILE`` (LightningCLI) and ``report <id>``.
 
 Every run has a directory ``<runs_dir>/<experiment>/<run_name>/`` holding its resolved config
 (``config.yaml``), its record (``run.json``), its metrics (``metrics.csv``), its W&B run (``wandb/``),
@@ -9,6 +9,8 @@ it, if it has none). After ``fit``, the final weights are tested on the test set
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,9 @@ from pytorch_lightning.utilities import rank_zero_info
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .data.cifar10 import DatasetError
 from .module import ImageClassifier
-from .tracking import DEFAULT_PROJECT, make_loggers
+from .reporting import SPECS, build_report, spec_for
+from .reporting.wandb_report import build_wandb_report
+from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode
 
 
 def default_run_name(config: Namespace) -> str:
@@ -84,7 +88,8 @@ class ResNetCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir()
-        resuming = self._resolve_last(run_dir)
+        # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
+        resuming = self._resolve_last(run_dir) or self.subcommand in ("validate", "test", "predict")
         if trainer_config.get("default_root_dir") in (None, "", "."):
             kwargs["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
@@ -110,10 +115,38 @@ class ResNetCLI(LightningCLI):
                 logger.experiment.finish()
 
 
+def report_command(argv: list[str]) -> None:
+    """``python -m lightning_resnet report <id>``: the Markdown report, and the W&B Report when online."""
+    parser = argparse.ArgumentParser(prog="python -m lightning_resnet report", description=report_command.__doc__)
+    parser.add_argument("id", help=f"table/figure id ({', '.join(SPECS)}, or any experiment name)")
+    parser.add_argument("--runs_dir", default="runs", type=Path)
+    parser.add_argument("--reports_dir", default="reports", type=Path)
+    parser.add_argument("--wandb", action="store_true", help="also save a W&B Report (default: when logged in to W&B)")
+    parser.add_argument("--entity", default=os.environ.get("WANDB_ENTITY"), help="W&B entity (default: $WANDB_ENTITY or your default)")
+    parser.add_argument("--project", default=DEFAULT_PROJECT)
+    options = parser.parse_args(argv)
+    page, runs = build_report(options.id, options.runs_dir, options.reports_dir)
+    print(f"wrote {page} from {len(runs)} runs")
+    if not (options.wandb or wandb_mode() == "online"):
+        return
+    if not wandb_logged_in():
+        raise ValueError("a W&B Report needs a W&B login (run `wandb login`, then `wandb sync` the offline runs); the Markdown report was written")
+    import wandb
+
+    entity = options.entity or wandb.Api().default_entity
+    report = build_wandb_report(spec_for(options.id), runs, entity=entity, project=options.project)
+    report.save()
+    print(f"saved W&B Report {report.url}")
+
+
 def main(args: list[str] | None = None) -> None:
     """Console entry point; user errors (unknown model, missing data) end with one clear line, not a traceback."""
+    argv = sys.argv[1:] if args is None else args
     try:
-        ResNetCLI(args=args)
+        if argv and argv[0] == "report":
+            report_command(argv[1:])
+        else:
+            ResNetCLI(args=args)
     except (ValueError, FileNotFoundError, DatasetError) as err:
         print(f"lightning-resnet: error: {err}", file=sys.stderr)
         sys.exit(2)

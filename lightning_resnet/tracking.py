@@ -1,16 +1,19 @@
 """Where a run's record goes: a local CSV record always, and a W&B run (offline unless the user is logged in).
 
-W&B never blocks a run: without a login (``WANDB_API_KEY`` or a ``netrc`` entry written by ``wandb login``)
-it writes an offline run under the run directory, which ``wandb sync <run_dir>/wandb/offline-run-*`` uploads
-later. ``WANDB_MODE`` set by the user wins.
+W&B never blocks a run: without a login (``WANDB_API_KEY`` or a ``netrc`` entry written by ``wandb login``),
+or when the W&B server does not answer within 3 seconds, it writes an offline run under the run directory,
+which ``wandb sync <run_dir>/wandb/offline-run-*`` uploads later. ``WANDB_MODE`` set by the user wins.
 """
 
 from __future__ import annotations
 
+import json
 import netrc
 import os
 import platform
+import socket
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -67,12 +70,37 @@ def wandb_run_id(run_dir: Path, resuming: bool, offline: bool) -> str:
     return ids[-1]
 
 
+def wandb_reachable(timeout: float = 3.0) -> bool:
+    """Whether the W&B server accepts a TCP connection within ``timeout`` seconds."""
+    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "api.wandb.ai", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
+    """The history rows of a local W&B run folder (``offline-run-*`` or ``run-*``), read with W&B's own
+    ``wandb leet inspect``, so offline runs can be checked and reported without any server."""
+    out = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_folder)],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    records = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
+    return [r["history"]["item"] for r in records if r.get("type") == "history"]
+
+
 def make_loggers(run_dir: Path, experiment: str, run_name: str, tags: list[str], project: str, resuming: bool) -> list[Logger]:
     """A CSV record in ``run_dir`` and, unless ``WANDB_MODE=disabled``, a W&B run grouped by table/figure id."""
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
     mode = wandb_mode()
     if mode == "disabled":
         return loggers
+    if mode == "online" and not wandb_reachable():
+        rank_zero_warn("W&B server unreachable: logging offline instead; upload later with `wandb sync`.")
+        mode = "offline"
     offline = mode == "offline"
     run_id = wandb_run_id(run_dir, resuming=resuming, offline=offline)
     if offline:

@@ -1,0 +1,19 @@
+"""Reports from run records: paper numbers as data, Markdown pages with figures, and W&B Reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .experiments import SPECS, ReportSpec, spec_for
+from .markdown import write_index, write_report
+from .paper import TABLE6, PaperResult
+from .records import Run, load_runs
+
+__all__ = ["SPECS", "TABLE6", "PaperResult", "ReportSpec", "Run", "build_report", "load_runs", "spec_for", "write_index", "write_report"]
+
+
+def build_report(report_id: str, runs_dir: Path = Path("runs"), reports_dir: Path = Path("reports")) -> tuple[Path, list[Run]]:
+    """Write ``reports/<id>.md`` from the runs of the id; returns the page and the runs it used."""
+    spec = spec_for(report_id)
+    runs = [run for group in spec.groups for run in load_runs(runs_dir, group)]
+    return write_report(spec, runs, reports_dir, runs_dir), runs

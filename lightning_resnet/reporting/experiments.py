@@ -1,0 +1,124 @@
+"""What each table/figure report shows: its paper numbers, figure panels and the paper's qualitative findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import mean
+from typing import Callable
+
+from .paper import TABLE6, PaperResult
+from .records import Run
+
+Outcome = tuple[bool | None, str]  # held? (None: the runs needed are missing) and the evidence
+
+
+def final_value(run: Run, metric: str) -> float | None:
+    """``train``: the last logged training error (mean of the last iterations); ``val``/``test``: the final error."""
+    if metric == "train":
+        return run.last("train/top1_error")
+    return run.final(f"{metric}/top1_error")
+
+
+def network_value(runs: list[Run], network: str, metric: str) -> float | None:
+    values = [v for r in runs if r.network == network and (v := final_value(r, metric)) is not None]
+    return mean(values) if values else None
+
+
+def response_mean(runs: list[Run], network: str) -> float | None:
+    values = [mean(r.responses) for r in runs if r.network == network and r.responses]
+    return mean(values) if values else None
+
+
+METRIC_NAMES = {"train": "training error", "val": "validation error", "test": "test error"}
+
+
+def ordered(networks: list[str], metric: str, decreasing: bool = True) -> Callable[[list[Run]], Outcome]:
+    """The metric falls (or rises) strictly along ``networks``, compared over those that ran.
+
+    ``metric`` is ``train``, ``val``, ``test`` or ``responses`` (mean std of the Figure 7 layers).
+    """
+
+    def value(runs: list[Run], network: str) -> float | None:
+        return response_mean(runs, network) if metric == "responses" else network_value(runs, network, metric)
+
+    def check(runs: list[Run]) -> Outcome:
+        values = [(n, v) for n in networks if (v := value(runs, n)) is not None]
+        if len(values) < 2:
+            return None, f"not run: needs at least two of {', '.join(networks)}"
+        held = all((a > b) if decreasing else (a < b) for (_, a), (_, b) in zip(values, values[1:]))
+        return held, (" > " if decreasing else " < ").join(f"{n} {v:.2f}" for n, v in values)
+
+    return check
+
+
+@dataclass(frozen=True)
+class Finding:
+    claim: str
+    check: Callable[[list[Run]], Outcome]
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One table or figure: the runs it reads, what it compares and what the paper found."""
+
+    id: str
+    title: str
+    paper: dict[str, PaperResult] = field(default_factory=dict)
+    panels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    responses: bool = False
+    findings: tuple[Finding, ...] = ()
+    run_groups: tuple[str, ...] = ()  # experiment folders the runs come from (default: the id's own)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return self.run_groups or (self.id,)
+
+
+PLAIN = ("plain20", "plain32", "plain44", "plain56")
+RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+
+SPECS: dict[str, ReportSpec] = {
+    spec.id: spec
+    for spec in (
+        ReportSpec(
+            "fig1", "Figure 1: training and test error of plain-20 and plain-56 on CIFAR-10",
+            panels=(("plain networks", ("plain20", "plain56")),),
+            findings=(
+                Finding("plain-56 has higher training error than plain-20 (degradation)", ordered(["plain56", "plain20"], "train")),
+                Finding("plain-56 has higher test error than plain-20", ordered(["plain56", "plain20"], "test")),
+            ),
+        ),
+        ReportSpec(
+            "fig6", "Figure 6: training on CIFAR-10, plain nets, ResNets, and ResNet-110 vs ResNet-1202",
+            panels=(("plain", PLAIN), ("ResNet", RESNETS), ("ResNet-110 vs 1202", ("resnet110", "resnet1202"))),
+            findings=(
+                Finding("deeper plain nets have higher training error (plain-56 > plain-20)", ordered(["plain56", "plain20"], "train")),
+                Finding("deeper ResNets have lower training error (ResNet-20 > ResNet-56 > ResNet-110)", ordered(["resnet20", "resnet56", "resnet110"], "train")),
+                *(Finding(f"ResNet-{d} has lower training error than plain-{d}", ordered([f"plain{d}", f"resnet{d}"], "train")) for d in (20, 32, 44, 56)),
+            ),
+        ),
+        ReportSpec(
+            "table6", "Table 6: CIFAR-10 test error of ResNets",
+            paper=TABLE6,
+            panels=(("ResNets", (*RESNETS, "resnet1202")),),
+            findings=(
+                Finding("test error falls with depth from ResNet-20 to ResNet-110", ordered(list(RESNETS), "test")),
+                Finding("ResNet-1202 has higher test error than ResNet-110 (overfitting)", ordered(["resnet110", "resnet1202"], "test", decreasing=False)),
+            ),
+        ),
+        ReportSpec(
+            "fig7", "Figure 7: standard deviations of layer responses on CIFAR-10",
+            responses=True,
+            findings=(
+                Finding("ResNet-20 responds less than plain-20", ordered(["plain20", "resnet20"], "responses")),
+                Finding("ResNet-56 responds less than plain-56", ordered(["plain56", "resnet56"], "responses")),
+                Finding("deeper ResNets respond less (ResNet-20 > 56 > 110)", ordered(["resnet20", "resnet56", "resnet110"], "responses")),
+            ),
+        ),
+    )
+}
+
+
+def spec_for(report_id: str) -> ReportSpec:
+    """The registered spec, or a plain table of whatever runs the id has."""
+    return SPECS.get(report_id) or ReportSpec(report_id, f"Runs of `{report_id}`", panels=(("all runs", ()),))

@@ -1,0 +1,61 @@
+"""Figures in the paper's style: training error thin and dashed, held-out error bold, against iterations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .records import Run  # noqa: E402
+
+TRAIN_KEY, HELD_OUT_KEY = "train/top1_error", "val/top1_error"
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})  # no version stamp: same runs, same bytes
+    plt.close(fig)
+
+
+def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_label: str = "val") -> None:
+    """One panel per (title, runs): each network's training error (thin, dashed) and held-out error (bold)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
+    last_step = max((pts[-1][0] for _, runs in panels for r in runs for pts in r.curves.values() if pts), default=0)
+    scale, unit = (1e4, "iter. (1e4)") if last_step >= 10_000 else (1, "iterations")  # the paper's axis, or plain counts
+    for ax, (title, runs) in zip(axes[0], panels):
+        colors = {}
+        for run in runs:
+            color = colors.setdefault(run.network, f"C{len(colors)}")
+            label = run.network if sum(r.network == run.network for r in runs) == 1 else f"{run.network} s{run.seed}"
+            for key, style in ((TRAIN_KEY, {"lw": 0.8, "ls": "--"}), (HELD_OUT_KEY, {"lw": 2.2})):
+                points = run.curves.get(key, [])
+                if points:
+                    steps, values = zip(*points)
+                    ax.plot([s / scale for s in steps], values, color=color, **style,
+                            label=label if key == HELD_OUT_KEY else None)
+        ax.set(title=title, xlabel=unit, ylabel="error (%)")
+        if not colors:
+            ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="gray")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        if colors:
+            ax.legend(title=f"dashed: training, bold: {held_out_label}", fontsize=8, title_fontsize=8)
+    _save(fig, path)
+
+
+def plot_layer_responses(runs: list[Run], path: Path) -> None:
+    """Figure 7: std of each 3x3 layer's response, top in layer order, bottom sorted by magnitude."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6.5))
+    for i, run in enumerate(r for r in runs if r.responses):
+        layers = range(1, len(run.responses) + 1)
+        top.plot(layers, run.responses, lw=1.2, color=f"C{i}", label=run.network)
+        bottom.plot(layers, sorted(run.responses, reverse=True), lw=1.2, color=f"C{i}", label=run.network)
+    top.set(xlabel="layer index (original)", ylabel="std")
+    bottom.set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(fig, path)

@@ -1,0 +1,170 @@
+"""W&B logging (offline here), the local run record, Figure 7 tables, and generated reports, on real short runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lightning_resnet.callbacks.run_record import read_record
+from lightning_resnet.cli import ResNetCLI
+from lightning_resnet.data import CIFAR10DataModule
+from lightning_resnet.reporting import build_report, load_runs, spec_for
+from lightning_resnet.reporting.experiments import ordered
+from lightning_resnet.reporting.records import Run
+from lightning_resnet.reporting.wandb_report import build_wandb_report
+from lightning_resnet.tracking import make_loggers, read_wandb_history, wandb_run_id
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE6 = str(REPO / "reproductions" / "table6.yaml")
+
+
+def short_run(runs_dir: Path, cifar_dir: Path, arch: str, *extra: str) -> ResNetCLI:
+    """30 iterations of the paper's recipe on the real CIFAR-10, validated and tested on a few batches."""
+    return ResNetCLI(args=[
+        "fit", "--config", TABLE6, f"--model.arch={arch}", "--experiment=quick", f"--runs_dir={runs_dir}",
+        f"--data.init_args.data_dir={cifar_dir}", "--data.init_args.batch_size=64", "--trainer.max_steps=30",
+        "--trainer.val_check_interval=15", "--trainer.limit_val_batches=4", "--trainer.limit_test_batches=4",
+        "--trainer.log_every_n_steps=5", "--trainer.enable_progress_bar=false", *extra,
+    ])
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    for arch in ("plain8", "resnet8"):
+        short_run(root, cifar_dir, arch)
+    return root
+
+
+def offline_folder(run_dir: Path) -> Path:
+    folders = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_offline_wandb_run_holds_the_logged_metrics(runs_dir: Path) -> None:
+    run_dir = runs_dir / "quick" / "resnet8-s0"
+    folder = offline_folder(run_dir)
+    run_id = (run_dir / "wandb_id.txt").read_text().split()[0]
+    assert (folder / f"run-{run_id}.wandb").is_file()
+    history = read_wandb_history(folder)
+    train = {int(row["trainer/global_step"]): row["train/top1_error"] for row in history if "train/top1_error" in row}
+    val = [row["val/top1_error"] for row in history if "val/top1_error" in row]
+    assert sorted(train) == [4, 9, 14, 19, 24, 29] and len(val) == 2
+    csv_train = dict(load_runs(runs_dir, "quick")[1].curves["train/top1_error"])  # the local record agrees
+    assert load_runs(runs_dir, "quick")[1].network == "resnet8"
+    assert train == pytest.approx(csv_train)
+    assert any(row.get("layer_responses._type") == "table-file" for row in history)  # the Figure 7 table
+    table = json.loads(next((folder / "files" / "media" / "table").glob("layer_responses_*.table.json")).read_text())
+    assert table["columns"] == ["layer", "std"] and len(table["data"]) == 7
+
+
+def test_wandb_config_holds_the_resolved_config(runs_dir: Path) -> None:
+    folder = offline_folder(runs_dir / "quick" / "plain8-s0")
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(folder)], capture_output=True, text=True, timeout=120, check=True).stdout
+    config = json.loads(out[out.index("{"):])["config"]
+    assert config["config"]["model"]["arch"] == "plain8" and config["config"]["trainer"]["max_steps"] == 30
+    assert config["experiment"] == "quick" and config["precision"] == "32-true" and config["seed"] == 0
+
+
+def test_local_record_describes_code_environment_and_data(runs_dir: Path, cifar: CIFAR10DataModule) -> None:
+    record = read_record(runs_dir / "quick" / "resnet8-s0")
+    assert record["status"] == "finished" and record["global_step"] == 30 == record["max_steps"]
+    assert re.fullmatch(r"[0-9a-f]{40}", record["git"]["commit"]) and isinstance(record["git"]["dirty"], bool)
+    assert set(record["versions"]) >= {"torch", "torchvision", "pytorch_lightning", "wandb"}
+    assert record["dataset"]["sha256"] == cifar.fingerprint()["sha256"] and record["dataset"]["train_images"] == 45_000
+    assert record["precision"] == "32-true" and record["seed"] == 0 and record["hardware"]
+    assert 0 < record["final"]["test/top1_error"] < 100 and 0 < record["final"]["val/top1_error"] < 100
+    responses = (runs_dir / "quick" / "resnet8-s0" / "layer_responses.csv").read_text().splitlines()
+    assert responses[0] == "layer,std" and len(responses) == 1 + 7  # resnet8: 7 3x3 layers
+    assert (runs_dir / "quick" / "resnet8-s0" / "config.yaml").is_file()
+    assert (runs_dir / "quick" / "resnet8-s0" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_report_is_a_page_with_table_and_figure_and_is_reproducible(runs_dir: Path, tmp_path: Path) -> None:
+    page, runs = build_report("quick", runs_dir, tmp_path)
+    text = page.read_text()
+    assert [r.network for r in runs] == ["plain8", "resnet8"]
+    assert re.search(r"^\| plain8 \| 8 \| 0\.08 \| – \| \d+\.\d\d \|", text, re.M)
+    assert re.search(r"^\| resnet8 \| 30 of 30 \| 45,000 \| 64 \| 32-true \|", text, re.M)
+    figure = tmp_path / "figures" / "quick_errors.png"
+    assert "](figures/quick_errors.png)" in text and figure.stat().st_size > 10_000
+    first = (text, figure.read_bytes())
+    build_report("quick", runs_dir, tmp_path)
+    assert (page.read_text(), figure.read_bytes()) == first
+    assert "| [quick](quick.md) |" in (tmp_path / "README.md").read_text()
+
+
+def fake_run(network: str, train_error: float, responses: list[float] | None = None) -> Run:
+    return Run(Path(network), {"config": {"model": {"arch": network}}}, {"train/top1_error": [(100, train_error)]}, responses)
+
+
+def test_findings_compare_what_ran() -> None:
+    degradation = ordered(["plain56", "plain20"], "train")
+    assert degradation([fake_run("plain20", 5.0), fake_run("plain56", 7.0)]) == (True, "plain56 7.00 > plain20 5.00")
+    assert degradation([fake_run("plain20", 8.0), fake_run("plain56", 7.0)])[0] is False
+    assert degradation([fake_run("plain20", 8.0)])[0] is None
+    smaller = ordered(["plain20", "resnet20"], "responses")
+    assert smaller([fake_run("plain20", 1, [2.0, 2.0]), fake_run("resnet20", 1, [1.0, 1.5])])[0] is True
+
+
+@pytest.fixture
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection that would leave this machine (loopback, e.g. W&B's local service, still works)."""
+    connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(address[0]).startswith(("127.", "::1", "localhost")):
+            raise OSError(f"test tried to reach {address}")
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: None) -> None:
+    import wandb_workspaces.reports.v2 as wr
+
+    spec = spec_for("fig6")
+    report = build_wandb_report(spec, load_runs(runs_dir, "quick"), entity="someone", project="lightning-resnet")
+    assert report.title.startswith("Figure 6") and report.project == "lightning-resnet"
+    grids = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
+    assert len(grids) == 1 and [p.title for p in grids[0].panels] == ["plain", "ResNet", "ResNet-110 vs 1202"]
+    assert grids[0].panels[0].y == ["train/top1_error", "val/top1_error"]
+    assert grids[0].runsets[0].filters == "Config('experiment') = 'fig6'"
+    tables = [b.text for b in report.blocks if isinstance(b, wr.MarkdownBlock)]
+    assert any("| plain8 |" in t for t in tables)
+
+
+def test_unreachable_wandb_server_never_stalls_training(tmp_path: Path, cifar_dir: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None) -> None:
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)  # "logged in" ...
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # ... to a server that is not there
+    start = time.monotonic()
+    loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
+    assert time.monotonic() - start < 10 and loggers[1]._offline
+    cli = short_run(tmp_path, cifar_dir, "resnet8", "--trainer.max_steps=5", "--test_after_fit=false")
+    assert cli.trainer.global_step == 5
+    assert offline_folder(tmp_path / "quick" / "resnet8-s0").is_dir()
+
+
+def test_without_login_wandb_goes_offline_and_connects_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None) -> None:
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
+    assert [type(lg).__name__ for lg in loggers] == ["CSVLogger", "WandbLogger"] and loggers[1]._offline
+
+
+def test_resumed_runs_keep_their_wandb_id_online_and_get_a_segment_id_offline(tmp_path: Path) -> None:
+    first = wandb_run_id(tmp_path, resuming=False, offline=False)
+    assert wandb_run_id(tmp_path, resuming=True, offline=False) == first
+    assert wandb_run_id(tmp_path, resuming=True, offline=True) == f"{first}-r1"
+    assert (tmp_path / "wandb_id.txt").read_text().split() == [first, f"{first}-r1"]
