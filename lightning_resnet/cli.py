@@ -124,8 +124,9 @@ def report_command(argv: list[str]) -> None:
     parser.add_argument("--wandb", action="store_true", help="also save a W&B Report (default: when logged in to W&B)")
     parser.add_argument("--entity", default=os.environ.get("WANDB_ENTITY"), help="W&B entity (default: $WANDB_ENTITY or your default)")
     parser.add_argument("--project", default=DEFAULT_PROJECT)
+    parser.add_argument("--preset", default=None, help="report the shared runs of `reproduce --preset` (smoke, paper)")
     options = parser.parse_args(argv)
-    page, runs = build_report(options.id, options.runs_dir, options.reports_dir)
+    page, runs = build_report(options.id, options.runs_dir, options.reports_dir, preset=options.preset)
     print(f"wrote {page} from {len(runs)} runs")
     if not (options.wandb or wandb_mode() == "online"):
         return
@@ -134,7 +135,7 @@ def report_command(argv: list[str]) -> None:
     import wandb
 
     entity = options.entity or wandb.Api().default_entity
-    report = build_wandb_report(spec_for(options.id), runs, entity=entity, project=options.project)
+    report = build_wandb_report(spec_for(options.id), runs, entity=entity, project=options.project, preset=options.preset)
     report.save()
     print(f"saved W&B Report {report.url}")
 
@@ -145,6 +146,10 @@ def main(args: list[str] | None = None) -> None:
     try:
         if argv and argv[0] == "report":
             report_command(argv[1:])
+        elif argv and argv[0] == "reproduce":
+            from .reproduce import reproduce_command
+
+            reproduce_command(argv[1:])
         else:
             ResNetCLI(args=args)
     except (ValueError, FileNotFoundError, DatasetError) as err:

@@ -7,6 +7,7 @@ which ``wandb sync <run_dir>/wandb/offline-run-*`` uploads later. ``WANDB_MODE``
 
 from __future__ import annotations
 
+import csv
 import json
 import netrc
 import os
@@ -21,10 +22,42 @@ from urllib.parse import urlparse
 
 import torch
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
 DEFAULT_PROJECT = "lightning-resnet"
 ID_FILE = "wandb_id.txt"
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer, but a resumed run appends to its ``metrics.csv`` instead of deleting it."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = next(csv.reader(f), [])
+
+
+class RunCSVLogger(CSVLogger):
+    """The local record of a run: ``metrics.csv`` and ``hparams.yaml`` directly in the run directory.
+
+    Resuming continues the file (Lightning's CSVLogger would delete it); a fresh run replaces it.
+    """
+
+    def __init__(self, run_dir: Path, resuming: bool) -> None:
+        super().__init__(save_dir=str(run_dir), name="", version="")
+        metrics = Path(run_dir) / ExperimentWriter.NAME_METRICS_FILE
+        if not resuming and metrics.is_file():
+            metrics.unlink()
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 def wandb_logged_in() -> bool:
@@ -94,7 +127,7 @@ def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
 
 def make_loggers(run_dir: Path, experiment: str, run_name: str, tags: list[str], project: str, resuming: bool) -> list[Logger]:
     """A CSV record in ``run_dir`` and, unless ``WANDB_MODE=disabled``, a W&B run grouped by table/figure id."""
-    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    loggers: list[Logger] = [RunCSVLogger(run_dir, resuming)]
     mode = wandb_mode()
     if mode == "disabled":
         return loggers

@@ -12,8 +12,15 @@ from .records import Run, load_runs
 __all__ = ["SPECS", "TABLE6", "PaperResult", "ReportSpec", "Run", "build_report", "load_runs", "spec_for", "write_index", "write_report"]
 
 
-def build_report(report_id: str, runs_dir: Path = Path("runs"), reports_dir: Path = Path("reports")) -> tuple[Path, list[Run]]:
-    """Write ``reports/<id>.md`` from the runs of the id; returns the page and the runs it used."""
+def build_report(
+    report_id: str, runs_dir: Path = Path("runs"), reports_dir: Path = Path("reports"), preset: str | None = None
+) -> tuple[Path, list[Run]]:
+    """Write ``reports/<id>.md`` (``<id>-<preset>.md`` for a reproduction preset) from the runs of the id.
+
+    Returns the page and the runs it used.
+    """
     spec = spec_for(report_id)
-    runs = [run for group in spec.groups for run in load_runs(runs_dir, group)]
-    return write_report(spec, runs, reports_dir, runs_dir), runs
+    runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group)]
+    if spec.networks:
+        runs = [run for run in runs if run.network in spec.networks]
+    return write_report(spec, runs, reports_dir, runs_dir, preset), runs

@@ -7,11 +7,11 @@ from .markdown import NOTICE, findings_table, results_table, scale_table
 from .records import Run
 
 
-def build_wandb_report(spec: ReportSpec, runs: list[Run], entity: str, project: str):
+def build_wandb_report(spec: ReportSpec, runs: list[Run], entity: str, project: str, preset: str | None = None):
     """A ``wandb_workspaces`` Report: curves grouped by network, and the tables of the Markdown page."""
     import wandb_workspaces.reports.v2 as wr
 
-    groups = " or ".join(f"Config('experiment') = '{g}'" for g in spec.groups)
+    groups = " or ".join(f"Config('experiment') = '{g}'" for g in spec.groups(preset))
     runset = wr.Runset(entity=entity, project=project, name=spec.id, filters=groups, groupby=["config.model.arch"])
     panels = [
         wr.LinePlot(title=title, x="trainer/global_step", y=["train/top1_error", "val/top1_error"],
@@ -20,7 +20,7 @@ def build_wandb_report(spec: ReportSpec, runs: list[Run], entity: str, project: 
         for title, _networks in spec.panels
     ]
     blocks = [
-        wr.P(NOTICE.format(id=spec.id, groups=", ".join(spec.groups)).replace("`", "")),
+        wr.P(NOTICE.format(command=spec.id + (f" --preset {preset}" if preset else ""), groups=", ".join(spec.groups(preset))).replace("`", "")),
         wr.H2("Results"), wr.MarkdownBlock("\n".join(results_table(spec, runs))),
         wr.H2("Scale"), wr.MarkdownBlock("\n".join(scale_table(runs))),
     ]

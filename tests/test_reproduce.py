@@ -1,0 +1,88 @@
+"""``reproduce``: the plan of runs per id, shared runs trained once, resumption, submitit dispatch."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from pytorch_lightning.callbacks import Callback
+
+from lightning_resnet.callbacks import InterruptCheckpoint
+from lightning_resnet.callbacks.run_record import read_record
+from lightning_resnet.cli import ResNetCLI, main
+from lightning_resnet.reproduce import plan
+
+# tiny runs: a few iterations of small batches, evaluated on one batch
+TINY = ("--data.init_args.batch_size=16", "--trainer.max_steps=6", "--trainer.val_check_interval=3",
+        "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1", "--trainer.log_every_n_steps=1",
+        "--trainer.enable_progress_bar=false")
+
+
+def test_plans_follow_the_paper() -> None:
+    table6 = plan("table6", "paper")
+    assert [(r.network, r.seed) for r in table6] == [
+        ("resnet20", 0), ("resnet32", 0), ("resnet44", 0), ("resnet56", 0), *(("resnet110", s) for s in range(5)), ("resnet1202", 0)]
+    warm = [r for r in table6 if any("TrainErrorWarmup" in a for a in r.args)]
+    assert {r.network for r in warm} == {"resnet110", "resnet1202"}
+    assert all("presets/paper.yaml" in " ".join(r.args) for r in table6)
+    assert len(plan("fig1", "smoke", seeds=3)) == 6
+    smoke_1202 = next(r for r in plan("fig6", "smoke") if r.network == "resnet1202")
+    assert "--trainer.max_steps=64" in smoke_1202.args
+
+
+def test_ids_share_their_runs() -> None:
+    fig6 = {r.run_dir for r in plan("fig6", "smoke")}
+    fig7 = {r.run_dir for r in plan("fig7", "smoke")}
+    table6 = {r.run_dir for r in plan("table6", "smoke")}
+    assert fig7 <= fig6 and Path("runs/cifar10-smoke/resnet110-s0") in fig6 & table6
+    assert {r.run_dir for r in plan("fig1", "paper")} == {Path("runs/cifar10-paper/plain20-s0"), Path("runs/cifar10-paper/plain56-s0")}
+
+
+def test_unknown_id_or_preset_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no reproduction is defined for 'table9'.*fig1"):
+        plan("table9")
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        plan("fig1", "fast")
+
+
+class StopAt(Callback):
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == 2:
+            raise KeyboardInterrupt
+
+
+def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    extra = (f"--data.init_args.data_dir={cifar_dir}", *TINY)
+    runs = plan("fig1", "smoke", runs_dir=tmp_path / "runs", extra=extra)
+    handler = signal.getsignal(signal.SIGINT)
+    try:  # plain56 is interrupted after 2 iterations
+        with pytest.raises(SystemExit):
+            ResNetCLI(args=list(runs[1].args), trainer_defaults={"callbacks": [InterruptCheckpoint(), StopAt()]})
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert read_record(runs[1].run_dir)["status"] == "running"
+
+    args = ["reproduce", "fig1", f"--runs_dir={tmp_path / 'runs'}", f"--reports_dir={tmp_path / 'reports'}", "--", *extra]
+    main(args)
+    out = capsys.readouterr().out
+    assert "2 runs, 0 finished, 2 to train" in out and "wrote" in out
+    resumed = (runs[1].run_dir / "metrics.csv").read_text()
+    assert all(read_record(r.run_dir)["status"] == "finished" and read_record(r.run_dir)["global_step"] == 6 for r in runs)
+    steps = [int(line.split(",")[2]) for line in resumed.splitlines()[1:] if line.split(",")[2]]
+    assert sorted(set(steps)) == list(range(6)) + [6]  # 0..5 logged once each across both segments, test at 6
+
+    page = (tmp_path / "reports" / "fig1-smoke.md").read_text()
+    assert "| plain20 |" in page and "| plain56 |" in page and "plain-56 has higher training error" in page
+    main(args)
+    assert "2 runs, 2 finished, 0 to train" in capsys.readouterr().out
+    assert (tmp_path / "reports" / "fig1-smoke.md").read_text() == page
+
+
+def test_submitit_local_executor_dispatches_the_runs(tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    main(["reproduce", "fig1", f"--runs_dir={tmp_path}", f"--reports_dir={tmp_path / 'reports'}", "--launcher=submitit",
+          "--cluster=local", "--timeout_min=10", "--", f"--data.init_args.data_dir={cifar_dir}", *TINY])
+    out = capsys.readouterr().out
+    assert "submitted 2 jobs (local)" in out
+    assert all(read_record(r.run_dir)["status"] == "finished" for r in plan("fig1", "smoke", runs_dir=tmp_path))
+    assert list((tmp_path / ".submitit").rglob("*_log.out"))
