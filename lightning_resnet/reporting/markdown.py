@@ -38,6 +38,34 @@ def params_m(network: str) -> float:
     return sum(p.numel() for p in net.parameters()) / 1e6
 
 
+def forward_macs(network: str, size: int = 32) -> float:
+    """Multiply-adds of one forward pass of one image, counted with ``torch.utils.flop_counter``."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    arch, _, shortcut = network.partition("-")
+    net = create_model(arch, shortcut=shortcut or None).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        net(torch.zeros(1, 3, size, size))
+    return counter.get_total_flops() / 2
+
+
+def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, batch: int = 128) -> str:
+    """What the paper-length run of ``network`` costs: training FLOPs (3x forward) and, from the measured
+    throughput of its short run here, the time it would take on this hardware."""
+    images = iterations * batch
+    pflop = 3 * 2 * forward_macs(network) * images / 1e15
+    text = f"The paper-length run of {network} ({iterations:,} iterations of {batch}) is {pflop:,.0f} PFLOP of training compute"
+    measured = [r for r in runs if r.network == network and r.record.get("train_seconds")]
+    if measured:
+        run = measured[0]
+        seen = run.record["global_step"] * run.record["config"]["data"]["init_args"]["batch_size"]
+        rate = seen / run.record["train_seconds"]
+        text += (f"; its short run here trained at {rate:,.1f} images/s ({run.record.get('hardware')}, {run.record.get('precision')}), "
+                 f"so the full run would take {images / rate / 3600:,.0f} hours on this hardware")
+    return text + ". On a GPU it takes that compute divided by the GPU's sustained FLOP rate (no GPU run of it is recorded here)."
+
+
 def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     """Paper vs measured test error, then the final validation and training errors, per network."""
     lines = [
@@ -92,7 +120,7 @@ def write_report(spec: ReportSpec, runs: list[Run], reports_dir: Path, runs_dir:
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", *findings_table(spec, runs), ""]
             if spec.small_scale_note and any(r.record.get("max_steps", 0) < 64_000 for r in runs):
-                lines += [spec.small_scale_note, ""]
+                lines += [spec.small_scale_note + " " + paper_run_estimate("resnet1202", runs), ""]
         if spec.panels:
             panels = [(title, [r for r in runs if not networks or r.network in networks]) for title, networks in spec.panels]
             plot_error_panels(panels, figures / f"{page}_errors.png")
