@@ -60,6 +60,17 @@ class RunCSVLogger(CSVLogger):
         return self._experiment
 
 
+class RunWandbLogger(WandbLogger):
+    """Lightning's WandbLogger that also closes the W&B run when training fails or is interrupted,
+    so the run is marked failed and a later run in the same process does not log into it."""
+
+    def finalize(self, status: str) -> None:
+        super().finalize(status)
+        if status != "success" and self._experiment is not None:
+            self._experiment.finish(exit_code=1)
+            self._experiment = None
+
+
 def wandb_logged_in() -> bool:
     """True when W&B credentials are present locally; no network request is made."""
     if os.environ.get("WANDB_API_KEY"):
@@ -139,7 +150,7 @@ def make_loggers(run_dir: Path, experiment: str, run_name: str, tags: list[str],
     if offline:
         rank_zero_info(f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`.")
     loggers.append(
-        WandbLogger(
+        RunWandbLogger(
             project=project, group=experiment, name=run_name, id=run_id, save_dir=str(run_dir),
             offline=offline, tags=tags, job_type="train", settings={"silent": True, "init_timeout": 60},
         )

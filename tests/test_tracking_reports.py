@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
 from lightning_resnet.callbacks.run_record import read_record
 from lightning_resnet.cli import ResNetCLI
@@ -160,7 +161,7 @@ def test_without_login_wandb_goes_offline_and_connects_nowhere(tmp_path: Path, m
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
     loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
-    assert [type(lg).__name__ for lg in loggers] == ["CSVLogger", "WandbLogger"] and loggers[1]._offline
+    assert isinstance(loggers[0], CSVLogger) and isinstance(loggers[1], WandbLogger) and loggers[1]._offline
 
 
 def test_resumed_runs_keep_their_wandb_id_online_and_get_a_segment_id_offline(tmp_path: Path) -> None:
