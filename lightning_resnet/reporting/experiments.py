@@ -46,7 +46,8 @@ def ordered(networks: list[str], metric: str, decreasing: bool = True) -> Callab
         if len(values) < 2:
             return None, f"not run: needs at least two of {', '.join(networks)}"
         held = all((a > b) if decreasing else (a < b) for (_, a), (_, b) in zip(values, values[1:]))
-        return held, (" > " if decreasing else " < ").join(f"{n} {v:.2f}" for n, v in values)
+        digits = 3 if metric == "responses" else 2
+        return held, (" > " if decreasing else " < ").join(f"{n} {v:.{digits}f}" for n, v in values)
 
     return check
 

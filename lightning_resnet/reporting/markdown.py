@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..models import create_model
-from .experiments import METRIC_NAMES, ReportSpec, final_value
+from .experiments import METRIC_NAMES, ReportSpec, final_value, network_value
 from .figures import plot_error_panels, plot_layer_responses
 from .records import Run, depth_of, format_mean_std, mean_std
 
@@ -119,6 +119,11 @@ def write_report(spec: ReportSpec, runs: list[Run], reports_dir: Path, runs_dir:
         ]
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", *findings_table(spec, runs), ""]
+            stuck = [n for n in dict.fromkeys(r.network for r in runs) if (e := network_value(runs, n, "train")) is not None and e >= 80]
+            if stuck:
+                lines += [f"At this length {', '.join(stuck)} had not started converging (final training error of 80% or more; "
+                          "the paper notes that deep nets at LR 0.1 can take several epochs to begin), so the findings that "
+                          "involve them say little about the paper's claims.", ""]
             if spec.small_scale_note and any(r.record.get("max_steps", 0) < 64_000 for r in runs):
                 lines += [spec.small_scale_note + " " + paper_run_estimate("resnet1202", runs), ""]
         if spec.panels:
