@@ -110,7 +110,7 @@ def fake_run(network: str, train_error: float, responses: list[float] | None = N
 def test_findings_compare_what_ran() -> None:
     degradation = ordered(["plain56", "plain20"], "train")
     assert degradation([fake_run("plain20", 5.0), fake_run("plain56", 7.0)]) == (True, "plain56 7.00 > plain20 5.00")
-    assert degradation([fake_run("plain20", 8.0), fake_run("plain56", 7.0)])[0] is False
+    assert degradation([fake_run("plain20", 8.0), fake_run("plain56", 7.0)]) == (False, "plain56 7.00 < plain20 8.00")
     assert degradation([fake_run("plain20", 8.0)])[0] is None
     smaller = ordered(["plain20", "resnet20"], "responses")
     assert smaller([fake_run("plain20", 1, [2.0, 2.0]), fake_run("resnet20", 1, [1.0, 1.5])])[0] is True

@@ -47,7 +47,10 @@ def ordered(networks: list[str], metric: str, decreasing: bool = True) -> Callab
             return None, f"not run: needs at least two of {', '.join(networks)}"
         held = all((a > b) if decreasing else (a < b) for (_, a), (_, b) in zip(values, values[1:]))
         digits = 3 if metric == "responses" else 2
-        return held, (" > " if decreasing else " < ").join(f"{n} {v:.{digits}f}" for n, v in values)
+        evidence = f"{values[0][0]} {values[0][1]:.{digits}f}"
+        for (_, a), (n, b) in zip(values, values[1:]):  # the measured relation, whether or not it is the paper's
+            evidence += f" {'>' if a > b else '<' if a < b else '='} {n} {b:.{digits}f}"
+        return held, evidence
 
     return check
 
