@@ -34,7 +34,8 @@ def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_
                 points = run.curves.get(key, [])
                 if points:
                     steps, values = zip(*points)
-                    ax.plot([s / scale for s in steps], values, color=color, **style,
+                    marker = {"marker": "o", "ms": 4} if len(points) < 3 else {}  # a lone point would not show
+                    ax.plot([s / scale for s in steps], values, color=color, **style, **marker,
                             label=label if key == HELD_OUT_KEY else None)
         ax.set(title=title, xlabel=unit, ylabel="error (%)")
         if not colors:
