@@ -86,3 +86,12 @@ def test_submitit_local_executor_dispatches_the_runs(tmp_path: Path, cifar_dir: 
     assert "submitted 2 jobs (local)" in out
     assert all(read_record(r.run_dir)["status"] == "finished" for r in plan("fig1", "smoke", runs_dir=tmp_path))
     assert list((tmp_path / ".submitit").rglob("*_log.out"))
+
+
+@pytest.mark.parametrize("report_id", ["fig1", "fig6", "fig7"])
+def test_each_figure_has_a_config_that_trains_one_of_its_runs(report_id: str, tmp_path: Path) -> None:
+    reproductions = Path(__file__).resolve().parents[1] / "reproductions"
+    cli = ResNetCLI(args=["--config", str(reproductions / "table6.yaml"), "--config", str(reproductions / f"{report_id}.yaml"),
+                          f"--runs_dir={tmp_path}"], run=False)
+    assert cli.config.experiment == report_id
+    assert cli.model.hparams.arch in {r.network for r in plan(report_id)}
