@@ -23,4 +23,6 @@ def build_report(
     runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group)]
     if spec.networks:
         runs = [run for run in runs if run.network in spec.networks]
-    return write_report(spec, runs, reports_dir, runs_dir, preset), runs
+    finished = [run for run in runs if run.finished]
+    unfinished = [run.path.name for run in runs if not run.finished]
+    return write_report(spec, finished, reports_dir, runs_dir, preset, unfinished=unfinished), finished

@@ -99,16 +99,24 @@ def findings_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     return lines
 
 
-def write_report(spec: ReportSpec, runs: list[Run], reports_dir: Path, runs_dir: Path = Path("runs"), preset: str | None = None) -> Path:
-    """Write ``<reports_dir>/<id>[-<preset>].md`` and its figures; the same runs always give the same page."""
+def write_report(
+    spec: ReportSpec, runs: list[Run], reports_dir: Path, runs_dir: Path = Path("runs"), preset: str | None = None,
+    unfinished: list[str] = (),
+) -> Path:
+    """Write ``<reports_dir>/<id>[-<preset>].md`` and its figures; the same runs always give the same page.
+
+    ``runs`` are the finished runs; ``unfinished`` names runs that started but have not finished (left out).
+    """
     figures = reports_dir / "figures"
     page = f"{spec.id}-{preset}" if preset else spec.id
     groups = ", ".join(f"`{Path(runs_dir).name}/{g}/`" for g in spec.groups(preset))
     command = f"{spec.id} --preset {preset}" if preset else spec.id
     title = f"{spec.title} ({preset} preset)" if preset else spec.title
     lines = [f"# {title}", "", f"> {NOTICE.format(command=command, groups=groups)}", ""]
+    if unfinished:
+        lines += [f"Not finished yet, so left out: {', '.join(unfinished)} (`reproduce` resumes them).", ""]
     if not runs:
-        lines += ["No finished or running runs were found, so nothing was measured yet.", ""]
+        lines += ["No finished runs were found, so nothing was measured yet.", ""]
     else:
         lines += ["## Scale of these runs", "", *scale_table(runs), ""]
         lines += [
