@@ -29,6 +29,3 @@ TABLE6: dict[str, PaperResult] = {
         PaperResult("resnet1202", 1202, 19.4, 7.93, source="Table 6"),
     )
 }
-
-# Section 4.2: the CIFAR-10 schedule every Table 6 / Figure 6 run used
-CIFAR_PAPER_SCHEDULE = {"iterations": 64_000, "batch_size": 128, "train_images": 45_000, "milestones": (32_000, 48_000)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, stdev
@@ -95,7 +94,3 @@ def format_mean_std(values: list[float]) -> str:
         return "–"
     m, s = mean_std(values)
     return f"{m:.2f}" if s is None else f"{m:.2f} ± {s:.2f} (n={len(values)})"
-
-
-def is_number(value: float | None) -> bool:
-    return value is not None and not math.isnan(value)
