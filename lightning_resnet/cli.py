@@ -48,6 +48,31 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
 
 
+class Trainer(pl.Trainer):
+    """``pl.Trainer`` whose ``limit_*_batches`` read ``1`` from a config or command line as one batch.
+
+    Lightning annotates them ``float | int``, so LightningCLI turns ``--trainer.limit_val_batches=1`` into
+    ``1.0``: the whole set. Listing ``int`` first keeps integers as batch counts and fractions as fractions.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit_train_batches: int | float | None = None,
+        limit_val_batches: int | float | None = None,
+        limit_test_batches: int | float | None = None,
+        limit_predict_batches: int | float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            limit_train_batches=limit_train_batches,
+            limit_val_batches=limit_val_batches,
+            limit_test_batches=limit_test_batches,
+            limit_predict_batches=limit_predict_batches,
+            **kwargs,
+        )
+
+
 class ResNetCLI(LightningCLI):
     """LightningCLI for :class:`ImageClassifier` with any LightningDataModule, plus the run layout and records."""
 
@@ -56,6 +81,7 @@ class ResNetCLI(LightningCLI):
         kwargs.setdefault("save_config_callback", RunRecord)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})  # a resumed run re-saves the same config
         kwargs.setdefault("trainer_defaults", {"callbacks": [InterruptCheckpoint(), LayerResponses()]})
+        kwargs.setdefault("trainer_class", Trainer)
         kwargs.setdefault("auto_configure_optimizers", False)  # the module owns the paper's optimizer and schedule
         super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
 

@@ -130,3 +130,9 @@ def test_print_config_shows_the_resolved_recipe(tmp_path: Path) -> None:
     result = run_cli("fit", "--config", TABLE6, "--config", SMOKE, "--print_config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "max_steps: 320" in result.stdout and "- 160" in result.stdout and "arch: resnet20" in result.stdout
+
+
+@pytest.mark.parametrize(("given", "parsed"), [("1", 1), ("3", 3), ("0.25", 0.25), ("1.0", 1.0)])
+def test_batch_limits_read_integers_as_batch_counts(given: str, parsed: float, tmp_path: Path) -> None:
+    cli = ResNetCLI(args=["--config", TABLE6, f"--trainer.limit_val_batches={given}", f"--runs_dir={tmp_path}"], run=False)
+    assert cli.trainer.limit_val_batches == parsed and type(cli.trainer.limit_val_batches) is type(parsed)

@@ -81,7 +81,7 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp
 
 def test_submitit_local_executor_dispatches_the_runs(tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture) -> None:
     main(["reproduce", "fig1", f"--runs_dir={tmp_path}", f"--reports_dir={tmp_path / 'reports'}", "--launcher=submitit",
-          "--cluster=local", "--timeout_min=10", "--", f"--data.init_args.data_dir={cifar_dir}", *TINY])
+          "--cluster=local", "--timeout_min=60", "--", f"--data.init_args.data_dir={cifar_dir}", *TINY])
     out = capsys.readouterr().out
     assert "submitted 2 jobs (local)" in out
     assert all(read_record(r.run_dir)["status"] == "finished" for r in plan("fig1", "smoke", runs_dir=tmp_path))
