@@ -12,6 +12,14 @@ from torchmetrics.wrappers import Running
 
 from .metrics import ErrorRate, error_metrics
 from .models import create_model
+from .multiview import Views, view_log_probabilities
+
+PROTOCOLS = ("center", "ten_crop", "multiscale")
+
+
+def metric_prefix(stage: str, protocol: str = "center") -> str:
+    """``val/``, ``test/`` for single-view evaluation; ``test/ten_crop/``, ``test/multiscale/`` for the others."""
+    return f"{stage}/" if protocol == "center" else f"{stage}/{protocol}/"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -56,8 +64,10 @@ class ImageClassifier(pl.LightningModule):
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.train_error = Running(ErrorRate(num_classes), window=train_error_window)
-        self.val_metrics = error_metrics(num_classes, prefix="val/")
-        self.test_metrics = error_metrics(num_classes, prefix="test/")
+        # one set per stage and test protocol, so a run can hold its 10-crop and multi-scale results side by side
+        self.eval_metrics = nn.ModuleDict(
+            {f"{stage}_{protocol}": error_metrics(num_classes, prefix=metric_prefix(stage, protocol)) for stage in ("val", "test") for protocol in PROTOCOLS}
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
@@ -79,23 +89,29 @@ class ImageClassifier(pl.LightningModule):
         self.log("train/top1_error", self.train_error.compute(), on_step=True, prog_bar=True)
         return loss
 
-    def _evaluate(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> None:
-        images, labels = batch
-        logits = self(images)
-        metrics = self.val_metrics if stage == "val" else self.test_metrics
-        metrics.update(logits, labels)
-        self.log(f"{stage}/loss", F.cross_entropy(logits, labels), on_epoch=True)
-        self.log_dict(metrics, on_epoch=True, prog_bar=stage == "val")
+    def protocol(self, stage: str) -> str:
+        """The evaluation protocol of the DataModule for ``stage`` (``val``/``test``); ``center`` if it has none."""
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        return getattr(datamodule, "hparams", {}).get(f"{stage}_protocol", "center")
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def _evaluate(self, batch: tuple[Views, torch.Tensor], stage: str) -> None:
+        images, labels = batch
+        log_probabilities = view_log_probabilities(self, images)
+        protocol = self.protocol(stage)
+        metrics = self.eval_metrics[f"{stage}_{protocol}"]
+        metrics.update(log_probabilities, labels)
+        self.log(f"{metric_prefix(stage, protocol)}loss", F.nll_loss(log_probabilities, labels), on_epoch=True, batch_size=len(labels))
+        self.log_dict(metrics, on_epoch=True, prog_bar=stage == "val", batch_size=len(labels))
+
+    def validation_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "test")
 
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """Class probabilities of each image."""
-        return self(batch[0]).softmax(dim=-1)
+    def predict_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """Class probabilities of each image, averaged over its views under the test protocol."""
+        return view_log_probabilities(self, batch[0]).exp()
 
     def configure_optimizers(self):
         hp = self.hparams

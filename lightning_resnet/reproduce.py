@@ -1,9 +1,11 @@
 """``python -m lightning_resnet reproduce <id>``: train every run a table/figure needs, then write its report.
 
-Runs are shared between ids through a pool (``runs/cifar10-<preset>/<network>-s<seed>``): Figure 6,
-Table 6 and Figure 7 use the same trained networks, so each is trained once. A run that finished
-(trained and tested) is skipped; an interrupted one resumes from its newest checkpoint. Runs go one
-after another here, or to a cluster through submitit (``--launcher submitit --cluster slurm``).
+Runs are shared between ids through a pool per dataset (``runs/<pool>-<preset>/<network>-s<seed>``):
+Figure 6, Table 6 and Figure 7 use the same CIFAR-10 networks, Table 2 and Figure 4 the same ImageNet
+ones, and Table 4 tests Table 3's models with its own protocol, so each network is trained once. A run
+that finished (trained and tested) is skipped; an interrupted one resumes from its newest checkpoint.
+Runs go one after another here, or to a cluster through submitit (``--launcher submitit --cluster slurm``),
+one multi-GPU (and multi-node) DDP job per run.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from .callbacks.run_record import read_record
 from .reporting import SPECS, build_report, spec_for
 
 REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
-BASE_CONFIG = {"cifar10": REPRODUCTIONS / "table6.yaml"}
-PRESETS: dict[str, tuple[Path, ...]] = {
-    "paper": (REPRODUCTIONS / "presets" / "paper.yaml",),
-    "smoke": (REPRODUCTIONS / "presets" / "smoke.yaml",),
+BASE_CONFIG = {"cifar10": REPRODUCTIONS / "table6.yaml", "imagenet": REPRODUCTIONS / "table3.yaml"}
+# Per pool, the configs each preset adds to the base config (the first preset is the default).
+# ImageNet has no CPU-sized preset: its base config is Section 3.4 as it stands.
+PRESETS: dict[str, dict[str, tuple[Path, ...]]] = {
+    "cifar10": {"smoke": (REPRODUCTIONS / "presets" / "smoke.yaml",), "paper": (REPRODUCTIONS / "presets" / "paper.yaml",)},
+    "imagenet": {"paper": ()},
 }
 # Section 4.2's warm-up for ResNet-110 (the paper does not say for 1202; it gets it too, as in most reproductions)
 WARMUP = ("resnet110", "resnet1202")
@@ -32,61 +36,87 @@ SMOKE_CAPS = {"resnet1202": ("--trainer.max_steps=64", "--model.milestones=[32, 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One training run of a reproduction: a network, a seed, and the CLI arguments that train it."""
+    """One run of a reproduction: a network, a seed, the CLI arguments that train it and, where the id
+    tests with a protocol of its own (Table 4), the arguments of that further test."""
 
     network: str
     seed: int
     run_dir: Path
     args: tuple[str, ...]
+    evaluate: tuple[str, ...] = ()
+    metric: str = "test/top1_error"  # the result the id reads; present once the run is done
+
+    @property
+    def trained(self) -> bool:
+        return read_record(self.run_dir).get("status") == "finished"
 
     @property
     def finished(self) -> bool:
-        """Trained to the end and tested; nothing left to do."""
-        record = read_record(self.run_dir)
-        return record.get("status") == "finished" and "test/top1_error" in record.get("final", {})
+        """Trained to the end and tested as the id needs; nothing left to do."""
+        return self.trained and self.metric in read_record(self.run_dir).get("final", {})
+
+    def commands(self) -> list[tuple[str, ...]]:
+        """What is left to run: the fit (which resumes, and tests at its end) and the id's own test."""
+        return [*([] if self.trained else [self.args]), *([self.evaluate] if self.evaluate else [])]
 
 
-def plan(report_id: str, preset: str = "smoke", seeds: int = 1, runs_dir: Path = Path("runs"), extra: tuple[str, ...] = ()) -> list[PlannedRun]:
-    """Every run ``report_id`` needs at ``preset``, with at least ``seeds`` seeds per network."""
+def network_args(network: str) -> list[str]:
+    """``resnet34-B`` -> arch and shortcut option; a bare name keeps the network's default shortcut."""
+    arch, _, shortcut = network.partition("-")
+    return [f"--model.arch={arch}", f"--model.shortcut={shortcut or 'null'}"]
+
+
+def resolve_preset(report_id: str, preset: str | None) -> str:
+    """``preset``, checked against the id's pool; by default the pool's first (smoke for CIFAR-10, paper for ImageNet)."""
+    presets = PRESETS.get(spec_for(report_id).pool, {})
+    preset = preset or next(iter(presets), "")
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r} for {report_id}; choose one of {', '.join(presets)}")
+    return preset
+
+
+def plan(report_id: str, preset: str | None = None, seeds: int = 1, runs_dir: Path = Path("runs"), extra: tuple[str, ...] = ()) -> list[PlannedRun]:
+    """Every run ``report_id`` needs at ``preset`` (default: the pool's first), with at least ``seeds`` seeds per network."""
     spec = spec_for(report_id)
     if not spec.networks or spec.pool not in BASE_CONFIG:
         raise ValueError(f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(i for i, s in SPECS.items() if s.networks)}")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    presets = PRESETS[spec.pool]
+    preset = resolve_preset(report_id, preset)
     experiment = spec.groups(preset)[0]
     sharing = sorted(i for i, s in SPECS.items() if s.pool == spec.pool)
+    configs = ("--config", str(BASE_CONFIG[spec.pool]), *(a for p in presets[preset] for a in ("--config", str(p))))
     runs = []
     for network in spec.networks:
         for seed in range(spec.seeds_for(network, seeds)):
-            args = [
-                "fit", "--config", str(BASE_CONFIG[spec.pool]), *(a for p in PRESETS[preset] for a in ("--config", str(p))),
-                f"--model.arch={network}", f"--seed_everything={seed}", f"--experiment={experiment}",
-                f"--runs_dir={runs_dir}", f"--tags=[{', '.join(sharing)}]", "--ckpt_path=last",
-            ]
+            common = [*configs, *network_args(network), f"--seed_everything={seed}", f"--experiment={experiment}", f"--runs_dir={runs_dir}"]
+            args = ["fit", *common, f"--tags=[{', '.join(sharing)}]", "--ckpt_path=last"]
             if network in WARMUP:
                 args.append("--trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup")
             if preset == "smoke":
                 args.extend(SMOKE_CAPS.get(network, ()))
-            runs.append(PlannedRun(network, seed, Path(runs_dir) / experiment / f"{network}-s{seed}", (*args, *extra)))
+            evaluate = ("test", *common, f"--data.init_args.test_protocol={spec.test_protocol}", "--ckpt_path=last", *extra) if spec.test_protocol else ()
+            run_dir = Path(runs_dir) / experiment / f"{network}-s{seed}"
+            runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{spec.test_metric}/top1_error"))
     return runs
 
 
-def train(args: tuple[str, ...]) -> None:
-    """Train one run in its own process (what a local or submitit job executes)."""
-    subprocess.run([sys.executable, "-m", "lightning_resnet", *args], check=True)
+def train(*commands: tuple[str, ...]) -> None:
+    """Run CLI commands one after another, each in its own process (what a local or submitit job executes)."""
+    for args in commands:
+        subprocess.run([sys.executable, "-m", "lightning_resnet", *args], check=True)
 
 
 def launch(runs: list[PlannedRun], launcher: str, cluster: str | None, folder: Path, slurm: dict) -> None:
     if launcher == "sequential":
         for i, run in enumerate(runs, 1):
             print(f"[{i}/{len(runs)}] {run.run_dir}", flush=True)
-            train(run.args)
+            train(*run.commands())
         return
     import submitit
 
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(**slurm)
-    jobs = [executor.submit(train, run.args) for run in runs]
+    jobs = [executor.submit(train, *run.commands()) for run in runs]
     print(f"submitted {len(jobs)} jobs ({executor.cluster}); logs in {folder}", flush=True)
     for job, run in zip(jobs, runs):
         job.result()  # raises with the job's log if it failed
@@ -97,29 +127,36 @@ def reproduce_command(argv: list[str]) -> None:
     """``python -m lightning_resnet reproduce <id> [--preset smoke|paper] [--seeds N] [-- extra CLI overrides]``."""
     parser = argparse.ArgumentParser(prog="python -m lightning_resnet reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("id", help=f"table/figure id: {', '.join(i for i, s in SPECS.items() if s.networks)}")
-    parser.add_argument("--preset", default="smoke", choices=list(PRESETS), help="smoke: CPU-sized; paper: Section 4.2 exactly")
+    parser.add_argument("--preset", default=None, help="smoke (CIFAR-10 only, the default there): CPU-sized; paper: the paper's recipe exactly")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per network (at least what the paper ran, e.g. 5 for ResNet-110 in Table 6)")
     parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
     parser.add_argument("--reports_dir", type=Path, default=Path("reports"))
     parser.add_argument("--launcher", choices=["sequential", "submitit"], default="sequential")
     parser.add_argument("--cluster", choices=["local", "slurm", "debug"], default=None, help="submitit cluster (default: SLURM when available)")
     parser.add_argument("--slurm_partition", default=None)
-    parser.add_argument("--gpus_per_node", type=int, default=1)
+    parser.add_argument("--gpus_per_node", type=int, default=1, help="GPUs (one DDP process each) per node, per run")
+    parser.add_argument("--nodes", type=int, default=1, help="nodes per run (multi-node DDP)")
     parser.add_argument("--timeout_min", type=int, default=24 * 60)
     parser.add_argument("--dry_run", action="store_true", help="print the runs and their state, train nothing")
     argv, extra = (argv[: argv.index("--")], tuple(argv[argv.index("--") + 1 :])) if "--" in argv else (argv, ())
     options = parser.parse_args(argv)
+    if options.launcher == "submitit" and options.cluster in (None, "slurm") and options.gpus_per_node * options.nodes > 1:
+        extra = (f"--trainer.devices={options.gpus_per_node}", f"--trainer.num_nodes={options.nodes}", *extra)
 
     runs = plan(options.id, options.preset, options.seeds, options.runs_dir, extra)
+    preset = resolve_preset(options.id, options.preset)
     todo = [run for run in runs if not run.finished]
-    print(f"{options.id} ({options.preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True)
+    print(f"{options.id} ({preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True)
     if options.dry_run:
         for run in runs:
-            print(f"  {'done ' if run.finished else 'todo '} {run.run_dir}  python -m lightning_resnet {' '.join(run.args)}")
+            state = "done " if run.finished else "todo "
+            for command in run.commands() or [run.args]:
+                print(f"  {state} {run.run_dir}  python -m lightning_resnet {' '.join(command)}")
         return
     slurm = {"timeout_min": options.timeout_min}
     if options.cluster in (None, "slurm"):
-        slurm.update(slurm_partition=options.slurm_partition, gpus_per_node=options.gpus_per_node, tasks_per_node=1)
+        # one task per GPU: Lightning reads the ranks of its DDP processes from SLURM
+        slurm.update(slurm_partition=options.slurm_partition, gpus_per_node=options.gpus_per_node, tasks_per_node=options.gpus_per_node, nodes=options.nodes)
     launch(todo, options.launcher, options.cluster, options.runs_dir / ".submitit", {k: v for k, v in slurm.items() if v is not None})
-    page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=options.preset)
+    page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=preset)
     print(f"wrote {page} from {len(used)} runs")

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lightning_resnet.data import CIFAR10DataModule
+from lightning_resnet.data.synthetic import write_image_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,3 +47,9 @@ def _wandb_offline() -> None:
     """No test talks to a W&B server, whatever the developer's login."""
     os.environ["WANDB_MODE"] = "offline"
     os.environ.setdefault("WANDB_SILENT", "true")
+
+
+@pytest.fixture(scope="session")
+def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ImageNet-layout tree at ImageNet's image sizes (3 classes, 12 train and 6 val images)."""
+    return write_image_tree(tmp_path_factory.mktemp("imagenet"))

@@ -10,14 +10,15 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.trainer.states import RunningStage
+from pytorch_lightning.utilities import rank_zero_warn
 
 from ..models import recording_responses
 
 RESPONSES_FILE = "layer_responses.csv"
 
 
-def response_std(net: torch.nn.Module, batches) -> torch.Tensor:
-    """Std of every response layer over all elements of the given batches (accumulated in float64)."""
+def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
+    """Std of every response layer over all elements of the given batches (accumulated in float64); None without batches."""
     total = sq = count = None
     for images in batches:
         with recording_responses(net) as responses:
@@ -26,6 +27,8 @@ def response_std(net: torch.nn.Module, batches) -> torch.Tensor:
         squares = torch.stack([r.double().square().sum() for r in responses])
         numel = torch.tensor([r.numel() for r in responses], dtype=torch.float64, device=sums.device)
         total, sq, count = (sums, squares, numel) if total is None else (total + sums, sq + squares, count + numel)
+    if total is None:
+        return None
     mean = total / count
     return ((sq / count - mean.square()) * count / (count - 1)).clamp_min(0).sqrt().float().cpu()
 
@@ -48,6 +51,9 @@ class LayerResponses(Callback):
             seen = 0
             for batch in datamodule.val_dataloader():
                 batch = datamodule.on_after_batch_transfer(pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0)
+                if not (isinstance(batch[0], torch.Tensor) and batch[0].ndim == 4):
+                    rank_zero_warn("layer responses need single-view validation batches (val_protocol: center); skipped")
+                    return
                 images = batch[0][: self.num_images - seen]
                 seen += len(images)
                 yield images
@@ -67,6 +73,8 @@ class LayerResponses(Callback):
             std = response_std(net, self._validation_images(trainer, pl_module))
         finally:
             net.train(was_training)
+        if std is None:
+            return
         rows = [[index + 1, value] for index, value in enumerate(std.tolist())]
         path = Path(trainer.default_root_dir) / RESPONSES_FILE
         with open(path, "w", newline="") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .experiments import SPECS, ReportSpec, spec_for
@@ -12,12 +13,22 @@ from .records import Run, load_runs
 __all__ = ["SPECS", "TABLE6", "PaperResult", "ReportSpec", "Run", "build_report", "load_runs", "spec_for", "write_index", "write_report"]
 
 
+THROUGHPUT_FILE = Path("benchmarks/results/training_throughput.json")
+
+
+def load_throughput(path: Path = THROUGHPUT_FILE) -> list[dict]:
+    """Training images/second per network and machine, as measured by ``benchmarks/imagenet_training.py``."""
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else []
+
+
 def build_report(
-    report_id: str, runs_dir: Path = Path("runs"), reports_dir: Path = Path("reports"), preset: str | None = None
+    report_id: str, runs_dir: Path = Path("runs"), reports_dir: Path = Path("reports"), preset: str | None = None,
+    throughput_file: Path = THROUGHPUT_FILE,
 ) -> tuple[Path, list[Run]]:
     """Write ``reports/<id>.md`` (``<id>-<preset>.md`` for a reproduction preset) from the runs of the id.
 
-    Returns the page and the runs it used.
+    Returns the page and the runs it used. Ids with no runs yet get their cost estimated from the
+    measured throughput in ``throughput_file``.
     """
     spec = spec_for(report_id)
     runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group)]
@@ -25,4 +36,5 @@ def build_report(
         runs = [run for run in runs if run.network in spec.networks]
     finished = [run for run in runs if run.finished]
     unfinished = [run.path.name for run in runs if not run.finished]
-    return write_report(spec, finished, reports_dir, runs_dir, preset, unfinished=unfinished), finished
+    page = write_report(spec, finished, reports_dir, runs_dir, preset, unfinished=unfinished, throughput=load_throughput(throughput_file))
+    return page, finished

@@ -6,17 +6,18 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Callable
 
-from .paper import TABLE6, PaperResult
+from .paper import TABLE2, TABLE3, TABLE4, TABLE6, PaperResult
 from .records import Run
 
 Outcome = tuple[bool | None, str]  # held? (None: the runs needed are missing) and the evidence
 
 
-def final_value(run: Run, metric: str) -> float | None:
-    """``train``: the last logged training error (mean of the last iterations); ``val``/``test``: the final error."""
+def final_value(run: Run, metric: str, k: int = 1) -> float | None:
+    """``train``: the last logged training error (mean of the last iterations); ``val``, ``test`` or a test
+    protocol's ``test/ten_crop``, ``test/multiscale``: the final top-``k`` error."""
     if metric == "train":
         return run.last("train/top1_error")
-    return run.final(f"{metric}/top1_error")
+    return run.final(f"{metric}/top{k}_error")
 
 
 def network_value(runs: list[Run], network: str, metric: str) -> float | None:
@@ -29,7 +30,8 @@ def response_mean(runs: list[Run], network: str) -> float | None:
     return mean(values) if values else None
 
 
-METRIC_NAMES = {"train": "training error", "val": "validation error", "test": "test error"}
+METRIC_NAMES = {"train": "training error", "val": "validation error", "test": "test error",
+                "test/ten_crop": "10-crop validation error", "test/multiscale": "multi-scale validation error"}
 
 
 def ordered(networks: list[str], metric: str, decreasing: bool = True) -> Callable[[list[Run]], Outcome]:
@@ -75,6 +77,8 @@ class ReportSpec:
     seeds: tuple[tuple[str, int], ...] = ()  # networks the paper ran several times, e.g. (("resnet110", 5),)
     pool: str | None = None  # ids with the same pool share runs: runs/<pool>-<preset>/<network>-s<seed>
     small_scale_note: str = ""  # what cannot show in a shortened run, and how to run it in full
+    test_metric: str = "test"  # the logged test result the id reports: test, test/ten_crop or test/multiscale
+    test_protocol: str | None = None  # a test the id runs on trained runs of its pool (Table 4: multiscale)
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
@@ -91,7 +95,16 @@ RESNET1202_NOTE = (
     "--model.arch resnet1202 --trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup`), on a GPU."
 )
 
+# Where each pool's runs come from, and the paper-length schedule of its ids (for cost estimates).
+SCHEDULES: dict[str, dict[str, object]] = {
+    "cifar10": {"dataset": "CIFAR-10", "iterations": 64_000, "batch": 128, "image_size": 32, "config": "reproductions/table6.yaml"},
+    "imagenet": {"dataset": "ImageNet", "iterations": 600_000, "batch": 256, "image_size": 224, "config": "reproductions/table3.yaml"},
+}
+
 PLAIN = ("plain20", "plain32", "plain44", "plain56")
+TABLE2_NETS = ("plain18", "plain34", "resnet18-A", "resnet34-A")
+TABLE3_NETS = ("plain34", "resnet34-A", "resnet34-B", "resnet34-C", "resnet50", "resnet101", "resnet152")
+TABLE4_NETS = ("resnet34-B", "resnet34-C", "resnet50", "resnet101", "resnet152")
 RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 
 SPECS: dict[str, ReportSpec] = {
@@ -134,6 +147,43 @@ SPECS: dict[str, ReportSpec] = {
                 Finding("ResNet-20 responds less than plain-20", ordered(["plain20", "resnet20"], "responses")),
                 Finding("ResNet-56 responds less than plain-56", ordered(["plain56", "resnet56"], "responses")),
                 Finding("deeper ResNets respond less (ResNet-20 > 56 > 110)", ordered(["resnet20", "resnet56", "resnet110"], "responses")),
+            ),
+        ),
+        ReportSpec(
+            "table2", "Table 2: ImageNet top-1 error (10-crop) of plain and residual 18- and 34-layer nets",
+            paper=TABLE2, panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
+            networks=TABLE2_NETS, pool="imagenet", test_metric="test/ten_crop",
+            findings=(
+                Finding("plain-34 has higher validation error than plain-18 (degradation)", ordered(["plain34", "plain18"], "test/ten_crop")),
+                Finding("ResNet-34 has lower validation error than ResNet-18", ordered(["resnet18-A", "resnet34-A"], "test/ten_crop")),
+                Finding("ResNet-34 has lower validation error than plain-34", ordered(["plain34", "resnet34-A"], "test/ten_crop")),
+            ),
+        ),
+        ReportSpec(
+            "fig4", "Figure 4: ImageNet training curves of plain-18/34 and ResNet-18/34",
+            panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
+            networks=TABLE2_NETS, pool="imagenet", test_metric="test/ten_crop",
+            findings=(
+                Finding("plain-34 has higher training error than plain-18", ordered(["plain34", "plain18"], "train")),
+                Finding("ResNet-34 has lower training error than ResNet-18", ordered(["resnet18-A", "resnet34-A"], "train")),
+            ),
+        ),
+        ReportSpec(
+            "table3", "Table 3: ImageNet top-1/top-5 error (10-crop): shortcut options and deeper ResNets",
+            paper=TABLE3, panels=(("34 layers", ("plain34", "resnet34-A", "resnet34-B", "resnet34-C")), ("bottleneck ResNets", ("resnet50", "resnet101", "resnet152"))),
+            networks=TABLE3_NETS, pool="imagenet", test_metric="test/ten_crop",
+            findings=(
+                Finding("shortcut option A > B > C in error (projections help a little)", ordered(["resnet34-A", "resnet34-B", "resnet34-C"], "test/ten_crop")),
+                Finding("error falls with depth: ResNet-34 B > 50 > 101 > 152", ordered(["resnet34-B", "resnet50", "resnet101", "resnet152"], "test/ten_crop")),
+                Finding("every ResNet-34 beats plain-34", ordered(["plain34", "resnet34-A"], "test/ten_crop")),
+            ),
+        ),
+        ReportSpec(
+            "table4", "Table 4: single-model ImageNet error under multi-scale testing",
+            paper=TABLE4, networks=TABLE4_NETS, pool="imagenet", test_metric="test/multiscale", test_protocol="multiscale",
+            findings=(
+                Finding("error falls with depth: ResNet-34 B > 50 > 101 > 152", ordered(["resnet34-B", "resnet50", "resnet101", "resnet152"], "test/multiscale")),
+                Finding("option C beats option B at 34 layers", ordered(["resnet34-B", "resnet34-C"], "test/multiscale")),
             ),
         ),
     )

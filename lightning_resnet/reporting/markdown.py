@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..models import create_model
-from .experiments import METRIC_NAMES, ReportSpec, final_value, network_value
+from .experiments import METRIC_NAMES, SCHEDULES, ReportSpec, final_value, network_value
 from .figures import plot_error_panels, plot_layer_responses
 from .records import Run, depth_of, format_mean_std, mean_std
 
@@ -66,27 +66,93 @@ def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, 
     return text + ". On a GPU it takes that compute divided by the GPU's sustained FLOP rate (no GPU run of it is recorded here)."
 
 
+def _paper_cells(paper, measured: list[float], top1: bool) -> tuple[str, str]:
+    """The paper's number (with its mean ± std where given) and the measured minus the paper's."""
+    value = paper.top1_error if top1 else paper.top5_error
+    if value is None:
+        return "–", "–"
+    spread = paper.top1_mean_std if top1 else None
+    reference = spread[0] if spread and len(measured) > 1 else value
+    cell = f"{value:.2f}" + (f" ({spread[0]:.2f} ± {spread[1]:.2f})" if spread else "")
+    return cell, (f"{mean_std(measured)[0] - reference:+.2f}" if measured else "–")
+
+
 def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
-    """Paper vs measured test error, then the final validation and training errors, per network."""
-    lines = [
-        "| network | layers | params (M) | paper test error | measured test error | difference | final val error | final training error |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    """Paper vs measured test error (top-1, and top-5 where the paper gives it), then the final validation
+    and training errors, per network."""
+    top5 = any(p.top5_error is not None for p in spec.paper.values())
+    head = "| network | layers | params (M) | paper top-1 | measured top-1 | difference |"
+    head += " paper top-5 | measured top-5 | difference |" if top5 else ""
+    lines = [head + " final val error | final training error |", "|---" * (head.count("|") + 1) + "|"]
     for network in dict.fromkeys(r.network for r in runs):
         group = [r for r in runs if r.network == network]
-        test = [v for r in group if (v := final_value(r, "test")) is not None]
         paper = spec.paper.get(network)
-        paper_cell, diff_cell = "–", "–"
-        if paper:
-            reference = paper.top1_mean_std[0] if paper.top1_mean_std and len(test) > 1 else paper.top1_error
-            paper_cell = f"{paper.top1_error:.2f}" + (f" ({paper.top1_mean_std[0]:.2f} ± {paper.top1_mean_std[1]:.2f})" if paper.top1_mean_std else "")
-            if test:
-                diff_cell = f"{mean_std(test)[0] - reference:+.2f}"
+        row = f"| {network} | {depth_of(network)} | {params_m(network):.2f} |"
+        for k in (1, 5) if top5 else (1,):
+            measured = [v for r in group if (v := final_value(r, spec.test_metric, k)) is not None]
+            paper_cell, diff_cell = _paper_cells(paper, measured, k == 1) if paper else ("–", "–")
+            row += f" {paper_cell} | {format_mean_std(measured)} | {diff_cell} |"
         lines.append(
-            f"| {network} | {depth_of(network)} | {params_m(network):.2f} | {paper_cell} | {format_mean_std(test)} | {diff_cell} | "
-            f"{format_mean_std([v for r in group if (v := final_value(r, 'val')) is not None])} | "
+            f"{row} {format_mean_std([v for r in group if (v := final_value(r, 'val')) is not None])} | "
             f"{format_mean_std([v for r in group if (v := final_value(r, 'train')) is not None])} |"
         )
+    return lines
+
+
+RESULT_NOTES = {
+    "cifar10": "Errors in percent. Test error: the final weights on the 10k CIFAR-10 test images; val error: the held-out "
+               "split; training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
+    "imagenet": "Errors in percent. Measured: the final weights on the 50k ImageNet validation images under the {protocol} "
+                "protocol, as the paper reports; val error: one centre crop of the same images; training error: mean over "
+                "the last 50 iterations (with augmentation). Several seeds: mean ± std.",
+}
+
+
+def not_run_section(spec: ReportSpec, throughput: list[dict]) -> list[str]:
+    """For an id whose runs have not happened: the command, and what each paper-length run costs.
+
+    Training compute is 3x the forward multiply-adds x 2 FLOPs x images; the time comes from the
+    training throughput measured by ``benchmarks/imagenet_training.py`` on each listed machine.
+    """
+    schedule = SCHEDULES[spec.pool]
+    iterations, batch, size = schedule["iterations"], schedule["batch"], schedule["image_size"]
+    images = iterations * batch
+    machines = sorted({m["hardware"] for m in throughput})
+    lines = [
+        f"These runs need {schedule['dataset']}, which this project's machine does not have, so none has run and "
+        "nothing here is measured. Run the whole id (training only what is missing, then writing this page) with", "",
+        f"    python -m lightning_resnet reproduce {spec.id} --preset paper", "",
+        f"or one run with `python -m lightning_resnet fit --config {schedule['config']}` and the overrides below "
+        f"(point `--data.init_args.data_dir` at the data). Each run is {iterations:,} iterations of {batch} images "
+        f"({images / 1e6:,.1f}M images).", "",
+        "| network | overrides | forward GMACs | training PFLOP |" + "".join(f" hours on {m} |" for m in machines),
+        "|---" * (4 + len(machines)) + "|",
+    ]
+    for network in spec.networks:
+        arch, _, shortcut = network.partition("-")
+        macs = forward_macs(network, size)
+        pflop = 3 * 2 * macs * images / 1e15
+        cells = []
+        for machine in machines:
+            rate = next((m["images_per_second"] for m in throughput if m["hardware"] == machine and m["network"] == network), None)
+            cells.append(f"{images / rate / 3600:,.0f}" if rate else "not measured")
+        overrides = f"`--model.arch {arch} --model.shortcut {shortcut or 'null'}`"
+        lines.append(f"| {network} | {overrides} | {macs / 1e9:.2f} | {pflop:,.0f} | " + " | ".join(cells) + " |")
+    if throughput:
+        settings = ", ".join(sorted({f"{m['precision']}, batch {m['batch']}" for m in throughput}))
+        lines += ["", "Hours = images / the training images per second measured on that machine "
+                  f"(`benchmarks/imagenet_training.py`, {settings}); "
+                  "on several GPUs divide by their number (DDP scales close to linearly at batch 256). "
+                  "A GPU column appears when the benchmark has been run on a GPU and this page regenerated."]
+    return lines
+
+
+def paper_table(spec: ReportSpec) -> list[str]:
+    """The paper's numbers alone, for an id with nothing measured yet."""
+    lines = ["| network | layers | params (M) | paper top-1 error | paper top-5 error |", "|---|---|---|---|---|"]
+    for network, paper in spec.paper.items():
+        top5 = f"{paper.top5_error:.2f}" if paper.top5_error is not None else "–"
+        lines.append(f"| {network} | {paper.layers} | {params_m(network):.2f} | {paper.top1_error:.2f} | {top5} |")
     return lines
 
 
@@ -101,7 +167,7 @@ def findings_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
 
 def write_report(
     spec: ReportSpec, runs: list[Run], reports_dir: Path, runs_dir: Path = Path("runs"), preset: str | None = None,
-    unfinished: list[str] = (),
+    unfinished: list[str] = (), throughput: list[dict] = (),
 ) -> Path:
     """Write ``<reports_dir>/<id>[-<preset>].md`` and its figures; the same runs always give the same page.
 
@@ -115,16 +181,16 @@ def write_report(
     lines = [f"# {title}", "", f"> {NOTICE.format(command=command, groups=groups)}", ""]
     if unfinished:
         lines += [f"Not finished yet, so left out: {', '.join(unfinished)} (`reproduce` resumes them).", ""]
-    if not runs:
+    if not runs and spec.networks and spec.pool == "imagenet":
+        lines += ["## Not run yet", "", *not_run_section(spec, list(throughput)), ""]
+        if spec.paper:
+            lines += ["## The paper's numbers", "", *paper_table(spec), ""]
+    elif not runs:
         lines += ["No finished runs were found, so nothing was measured yet.", ""]
     else:
         lines += ["## Scale of these runs", "", *scale_table(runs), ""]
-        lines += [
-            "## Results", "",
-            "Errors in percent. Test error: the final weights on the 10k CIFAR-10 test images; val error: the held-out "
-            "split; training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.", "",
-            *results_table(spec, runs), "",
-        ]
+        note = RESULT_NOTES[spec.pool or "cifar10"].format(protocol=METRIC_NAMES.get(spec.test_metric, spec.test_metric))
+        lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", *findings_table(spec, runs), ""]
             stuck = [n for n in dict.fromkeys(r.network for r in runs) if (e := network_value(runs, n, "train")) is not None and e >= 80]

@@ -15,6 +15,7 @@ class PaperResult:
     top1_error: float
     top1_mean_std: tuple[float, float] | None = None  # where the paper gives mean ± std over runs
     source: str = ""
+    top5_error: float | None = None
 
 
 # Table 6: CIFAR-10 test error, all with data augmentation, 64k iterations, option A shortcuts
@@ -27,5 +28,43 @@ TABLE6: dict[str, PaperResult] = {
         PaperResult("resnet56", 56, 0.85, 6.97, source="Table 6"),
         PaperResult("resnet110", 110, 1.7, 6.43, top1_mean_std=(6.61, 0.16), source="Table 6 (best of 5; mean ± std)"),
         PaperResult("resnet1202", 1202, 19.4, 7.93, source="Table 6"),
+    )
+}
+
+
+# Table 2: ImageNet val top-1 error, 10-crop; the ResNets use option A (no parameters beyond the plain nets')
+TABLE2: dict[str, PaperResult] = {
+    r.network: r
+    for r in (
+        PaperResult("plain18", 18, None, 27.94, source="Table 2"),
+        PaperResult("plain34", 34, None, 28.54, source="Table 2"),
+        PaperResult("resnet18-A", 18, None, 27.88, source="Table 2"),
+        PaperResult("resnet34-A", 34, None, 25.03, source="Table 2"),
+    )
+}
+
+# Table 3: ImageNet val top-1/top-5 error, 10-crop; ResNet-50/101/152 use option B
+TABLE3: dict[str, PaperResult] = {
+    r.network: r
+    for r in (
+        PaperResult("plain34", 34, None, 28.54, top5_error=10.02, source="Table 3"),
+        PaperResult("resnet34-A", 34, None, 25.03, top5_error=7.76, source="Table 3"),
+        PaperResult("resnet34-B", 34, None, 24.52, top5_error=7.46, source="Table 3"),
+        PaperResult("resnet34-C", 34, None, 24.19, top5_error=7.40, source="Table 3"),
+        PaperResult("resnet50", 50, None, 22.85, top5_error=6.71, source="Table 3"),
+        PaperResult("resnet101", 101, None, 21.75, top5_error=6.05, source="Table 3"),
+        PaperResult("resnet152", 152, None, 21.43, top5_error=5.71, source="Table 3"),
+    )
+}
+
+# Table 4: single-model ImageNet val top-1/top-5 error; the protocol is presumably Section 3.4's multi-scale test
+TABLE4: dict[str, PaperResult] = {
+    r.network: r
+    for r in (
+        PaperResult("resnet34-B", 34, None, 21.84, top5_error=5.71, source="Table 4"),
+        PaperResult("resnet34-C", 34, None, 21.53, top5_error=5.60, source="Table 4"),
+        PaperResult("resnet50", 50, None, 20.74, top5_error=5.25, source="Table 4"),
+        PaperResult("resnet101", 101, None, 19.87, top5_error=4.60, source="Table 4"),
+        PaperResult("resnet152", 152, None, 19.38, top5_error=4.49, source="Table 4"),
     )
 }

@@ -1,0 +1,111 @@
+"""Training images/second of the ImageNet networks at 224x224: the measured rate behind the GPU-hour
+(or CPU-hour) estimates in the reports of Tables 2-4 and Figure 4.
+
+One SGD step of the paper's recipe on a synthetic batch already on the device, so this is the network's
+speed alone (``imagenet_decode.py`` measures the input pipeline). Prints a Markdown table and merges the
+figures into ``benchmarks/results/training_throughput.json`` (one entry per network, machine and
+precision), which ``python -m lightning_resnet report <id>`` reads.
+
+    python benchmarks/imagenet_training.py                          # every Table 2-4 network, on the GPU if any
+    python benchmarks/imagenet_training.py --networks resnet50 --precision bf16-mixed --batch-size 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from lightning_resnet import ImageClassifier
+from lightning_resnet.reporting.experiments import TABLE2_NETS, TABLE3_NETS
+from lightning_resnet.reporting.markdown import forward_macs
+
+RESULTS = Path(__file__).resolve().parent / "results" / "training_throughput.json"
+
+
+def hardware_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def training_rate(network: str, device: torch.device, precision: str, batch: int, steps: int, warmup: int) -> float:
+    """Images/second of forward + backward + SGD step, timed over ``steps`` after ``warmup`` untimed steps."""
+    arch, _, shortcut = network.partition("-")
+    module = ImageClassifier(arch, num_classes=1000, shortcut=shortcut or None, channels_last=precision != "32-true").to(device)
+    optimizer = module.configure_optimizers()["optimizer"]
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16-mixed" else contextlib.nullcontext()
+    images = torch.randn(batch, 3, 224, 224, device=device)
+    labels = torch.randint(0, 1000, (batch,), device=device)
+    for i in range(warmup + steps):
+        if i == warmup:
+            sync(device)
+            start = time.perf_counter()
+        with autocast:
+            loss = F.cross_entropy(module(images), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    sync(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def merge(entries: list[dict], path: Path = RESULTS) -> None:
+    """Replace the entries of the same network, machine and precision; keep the others."""
+    key = lambda e: (e["network"], e["hardware"], e["precision"])  # noqa: E731
+    old = json.loads(path.read_text()) if path.is_file() else []
+    fresh = {key(e) for e in entries}
+    merged = sorted([e for e in old if key(e) not in fresh] + entries, key=lambda e: (e["hardware"], e["precision"], e["network"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--networks", nargs="+", default=list(dict.fromkeys(TABLE2_NETS + TABLE3_NETS)))
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"], help="bf16-mixed runs channels_last")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 256 on a GPU (the paper's batch), 16 on a CPU")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 20 on a GPU, 3 on a CPU)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 5 on a GPU, 1 on a CPU)")
+    parser.add_argument("--no-save", action="store_true", help=f"print only; do not update {RESULTS.name}")
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    batch = args.batch_size or (256 if gpu else 16)
+    steps, warmup = args.steps or (20 if gpu else 3), args.warmup if args.warmup is not None else (5 if gpu else 1)
+    hardware = hardware_name(device)
+    torch.backends.cudnn.benchmark = True
+    print(f"# ImageNet training throughput at 224x224, batch {batch}, {args.precision}, {steps} timed steps after {warmup}; {hardware}; torch {torch.__version__}\n")
+    print("| network | forward GMACs | images/s | achieved TFLOP/s (3 x forward) |")
+    print("|---|---|---|---|")
+    entries = []
+    for network in args.networks:
+        torch.manual_seed(0)
+        rate = training_rate(network, device, args.precision, batch, steps, warmup)
+        macs = forward_macs(network, 224)
+        print(f"| {network} | {macs / 1e9:.2f} | {rate:,.1f} | {rate * 6 * macs / 1e12:.2f} |", flush=True)
+        entries.append({"network": network, "hardware": hardware, "precision": args.precision, "batch": batch, "steps": steps,
+                        "images_per_second": round(rate, 2), "torch": torch.__version__, "date": date.today().isoformat()})
+        if gpu:
+            torch.cuda.empty_cache()
+    if not args.no_save:
+        merge(entries)
+        print(f"\nsaved to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
