@@ -13,19 +13,18 @@ precision), which ``python -m lightning_resnet report <id>`` reads.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import itertools
 import json
 import platform
-import time
 from datetime import date
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from lightning_resnet import ImageClassifier
 from lightning_resnet.reporting.experiments import TABLE2_NETS, TABLE3_NETS
 from lightning_resnet.reporting.markdown import forward_macs
+from timing import sgd_images_per_second
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training_throughput.json"
 
@@ -36,30 +35,12 @@ def hardware_name(device: torch.device) -> str:
     return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def training_rate(network: str, device: torch.device, precision: str, batch: int, steps: int, warmup: int) -> float:
-    """Images/second of forward + backward + SGD step, timed over ``steps`` after ``warmup`` untimed steps."""
+    """Images/second of forward + backward + SGD step on one synthetic batch that stays on the device."""
     arch, _, shortcut = network.partition("-")
     module = ImageClassifier(arch, num_classes=1000, shortcut=shortcut or None, channels_last=precision != "32-true").to(device)
-    optimizer = module.configure_optimizers()["optimizer"]
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16-mixed" else contextlib.nullcontext()
-    images = torch.randn(batch, 3, 224, 224, device=device)
-    labels = torch.randint(0, 1000, (batch,), device=device)
-    for i in range(warmup + steps):
-        if i == warmup:
-            sync(device)
-            start = time.perf_counter()
-        with autocast:
-            loss = F.cross_entropy(module(images), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    sync(device)
-    return steps * batch / (time.perf_counter() - start)
+    batch_ = (torch.randn(batch, 3, 224, 224, device=device), torch.randint(0, 1000, (batch,), device=device))
+    return sgd_images_per_second(module, itertools.repeat(batch_), precision, device, steps, warmup)
 
 
 def merge(entries: list[dict], path: Path = RESULTS) -> None:

@@ -10,16 +10,15 @@ Same network, data, batch and optimizer in (b) and (c), so (b) - (c) is Lightnin
 from __future__ import annotations
 
 import argparse
-import contextlib
 import platform
 import time
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
+from timing import sgd_images_per_second, sync
 
 
 class _FakeTrainer:
@@ -35,11 +34,6 @@ def batches(dm: CIFAR10DataModule, device: torch.device):
             yield dm.on_after_batch_transfer(batch, 0)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> float:
     stream = batches(dm, device)
     next(stream)
@@ -53,21 +47,7 @@ def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> fl
 
 def plain_loop(dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int) -> float:
     module = ImageClassifier(arch, channels_last=precision != "32-true").to(device)
-    optimizer = module.configure_optimizers()["optimizer"]
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16-mixed" else contextlib.nullcontext()
-    stream = batches(dm, device)
-    for i in range(warmup + steps):
-        if i == warmup:
-            sync(device)
-            start = time.perf_counter()
-        images, labels = next(stream)
-        with autocast:
-            loss = F.cross_entropy(module(images), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    sync(device)
-    return steps * dm.hparams.batch_size / (time.perf_counter() - start)
+    return sgd_images_per_second(module, batches(dm, device), precision, device, steps, warmup)
 
 
 class StepTimer(Callback):

@@ -108,6 +108,13 @@ RESULT_NOTES = {
 }
 
 
+def shared_ids(spec: ReportSpec) -> list[str]:
+    """The ids whose runs live in the same pool as ``spec``'s."""
+    from .experiments import SPECS
+
+    return sorted(i for i, s in SPECS.items() if s.pool == spec.pool and set(spec.networks) <= set(s.networks))
+
+
 def not_run_section(spec: ReportSpec, throughput: list[dict]) -> list[str]:
     """For an id whose runs have not happened: the command, and what each paper-length run costs.
 
@@ -142,8 +149,13 @@ def not_run_section(spec: ReportSpec, throughput: list[dict]) -> list[str]:
         settings = ", ".join(sorted({f"{m['precision']}, batch {m['batch']}" for m in throughput}))
         lines += ["", "Hours = images / the training images per second measured on that machine "
                   f"(`benchmarks/imagenet_training.py`, {settings}); "
-                  "on several GPUs divide by their number (DDP scales close to linearly at batch 256). "
-                  "A GPU column appears when the benchmark has been run on a GPU and this page regenerated."]
+                  "on N devices in DDP it is at best that divided by N."]
+    if not any(not m["hardware"].startswith("CPU") for m in throughput):
+        lines += ["", "No GPU throughput is recorded yet, so there are no GPU-hours here: run `python benchmarks/imagenet_training.py` "
+                  f"on a GPU, then `python -m lightning_resnet report {spec.id} --preset paper`, and a column for that GPU appears."]
+    if spec.test_protocol:
+        lines += ["", f"This id trains nothing of its own: it tests the runs it shares with {', '.join(i for i in shared_ids(spec) if i != spec.id)} "
+                  f"under its own protocol ({METRIC_NAMES.get(spec.test_metric, spec.test_metric)}), so the costs above are paid once for both."]
     return lines
 
 
