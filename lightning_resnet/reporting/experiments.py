@@ -31,7 +31,7 @@ def response_mean(runs: list[Run], network: str) -> float | None:
 
 
 METRIC_NAMES = {"train": "training error", "val": "validation error", "test": "test error",
-                "test/ten_crop": "10-crop validation error", "test/multiscale": "multi-scale validation error"}
+                "test/ten_crop": "10-crop test", "test/multiscale": "multi-scale test"}
 
 
 def ordered(networks: list[str], metric: str, decreasing: bool = True) -> Callable[[list[Run]], Outcome]:

@@ -81,8 +81,8 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     """Paper vs measured test error (top-1, and top-5 where the paper gives it), then the final validation
     and training errors, per network."""
     top5 = any(p.top5_error is not None for p in spec.paper.values())
-    head = "| network | layers | params (M) | paper top-1 | measured top-1 | difference |"
-    head += " paper top-5 | measured top-5 | difference |" if top5 else ""
+    head = "| network | layers | params (M) | paper top-1 error | measured top-1 error | difference |"
+    head += " paper top-5 error | measured top-5 error | difference |" if top5 else ""
     lines = [head + " final val error | final training error |", "|---" * (head.count("|") + 1) + "|"]
     for network in dict.fromkeys(r.network for r in runs):
         group = [r for r in runs if r.network == network]
@@ -102,9 +102,9 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
 RESULT_NOTES = {
     "cifar10": "Errors in percent. Test error: the final weights on the 10k CIFAR-10 test images; val error: the held-out "
                "split; training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
-    "imagenet": "Errors in percent. Measured: the final weights on the 50k ImageNet validation images under the {protocol} "
-                "protocol, as the paper reports; val error: one centre crop of the same images; training error: mean over "
-                "the last 50 iterations (with augmentation). Several seeds: mean ± std.",
+    "imagenet": "Errors in percent. Measured: the final weights on the {images} ImageNet validation images ({protocol}), as "
+                "the paper reports; val error: one centre crop of the same images; training error: mean over the last 50 "
+                "iterations (with augmentation). Several seeds: mean ± std.",
 }
 
 
@@ -113,6 +113,9 @@ def shared_ids(spec: ReportSpec) -> list[str]:
     from .experiments import SPECS
 
     return sorted(i for i, s in SPECS.items() if s.pool == spec.pool and set(spec.networks) <= set(s.networks))
+
+
+HELD_OUT = {"cifar10": "validation error on the held-out split", "imagenet": "centre-crop validation error (Figure 4's bold curves)"}
 
 
 def not_run_section(spec: ReportSpec, throughput: list[dict]) -> list[str]:
@@ -201,7 +204,8 @@ def write_report(
         lines += ["No finished runs were found, so nothing was measured yet.", ""]
     else:
         lines += ["## Scale of these runs", "", *scale_table(runs), ""]
-        note = RESULT_NOTES[spec.pool or "cifar10"].format(protocol=METRIC_NAMES.get(spec.test_metric, spec.test_metric))
+        images = _cell({f"{n:,}" for r in runs if (n := (r.record.get("dataset") or {}).get("val_images"))})
+        note = RESULT_NOTES[spec.pool or "cifar10"].format(images=images, protocol=METRIC_NAMES.get(spec.test_metric, spec.test_metric))
         lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", *findings_table(spec, runs), ""]
@@ -216,7 +220,7 @@ def write_report(
             panels = [(title, [r for r in runs if not networks or r.network in networks]) for title, networks in spec.panels]
             plot_error_panels(panels, figures / f"{page}_errors.png")
             lines += ["## Training curves", "", f"![training curves of {spec.id}](figures/{page}_errors.png)", "",
-                      f"Dashed: {METRIC_NAMES['train']}; bold: validation error on the held-out split, against iterations.", ""]
+                      f"Dashed: {METRIC_NAMES['train']}; bold: {HELD_OUT[spec.pool or 'cifar10']}, against iterations.", ""]
         if spec.responses and any(r.responses for r in runs):
             plot_layer_responses(runs, figures / f"{page}_responses.png")
             lines += ["## Layer responses", "", f"![layer response std of {spec.id}](figures/{page}_responses.png)", "",
