@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .distributed import per_device_batch_size
 from .transforms import random_hflip, random_pad_crop
 
 DATA_DIR_ENV = "LIGHTNING_RESNET_DATA"
@@ -97,7 +98,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
 
     Args:
         data_dir: folder that holds ``cifar-10-batches-py/`` (default: ``$LIGHTNING_RESNET_DATA`` or ``./data``).
-        batch_size: images per training step (the paper: 128).
+        batch_size: images per training step over all devices (the paper: 128), split evenly across them.
         val_size: images held out of the 50k training set for validation (the paper: 5k). ``0`` trains on
             all 50k and validates on the 10k test set, as most reproductions do.
         split_seed: seed of the train/val split, independent of the training seed.
@@ -181,7 +182,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
     def _loader(self, dataset: IndexedImages, shuffle: bool, drop_last: bool = False) -> DataLoader:
         return DataLoader(
             dataset,
-            batch_size=self.hparams.batch_size,
+            batch_size=per_device_batch_size(self.hparams.batch_size, self.trainer),
             shuffle=shuffle,
             drop_last=drop_last,
             num_workers=self.hparams.num_workers,

@@ -7,7 +7,7 @@ import pytorch_lightning as pl
 
 def per_device_batch_size(global_batch: int, trainer: pl.Trainer | None) -> int:
     """``global_batch`` split evenly over all devices of all nodes (256 on 8 GPUs: 32 each, as the paper)."""
-    world = trainer.world_size if trainer is not None else 1
+    world = getattr(trainer, "world_size", 1)  # 1 outside a Trainer
     if global_batch % world:
         raise ValueError(
             f"batch_size {global_batch} is the global batch and must divide evenly over the {world} devices "

@@ -145,10 +145,6 @@ class ImageNetDataModule(pl.LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
         self.classes: list[str] = []
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes) or 1000
-
     def views(self, stage: str) -> Callable[[torch.Tensor], Any]:
         """The per-image transform of a stage: the training crop, or the view(s) of the stage's protocol."""
         hp = self.hparams
