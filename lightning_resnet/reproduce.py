@@ -24,7 +24,7 @@ BASE_CONFIG = {"cifar10": REPRODUCTIONS / "table6.yaml", "imagenet": REPRODUCTIO
 # Per pool, the configs each preset adds to the base config (the first preset is the default).
 # ImageNet has no CPU-sized preset: its base config is Section 3.4 as it stands.
 PRESETS: dict[str, dict[str, tuple[Path, ...]]] = {
-    "cifar10": {"smoke": (REPRODUCTIONS / "presets" / "smoke.yaml",), "paper": (REPRODUCTIONS / "presets" / "paper.yaml",)},
+    "cifar10": {name: (REPRODUCTIONS / "presets" / f"{name}.yaml",) for name in ("smoke", "short", "paper")},
     "imagenet": {"paper": ()},
 }
 # Section 4.2's warm-up for ResNet-110 (the paper does not say for 1202; it gets it too, as in most reproductions)

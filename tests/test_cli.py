@@ -35,10 +35,11 @@ def test_table6_config_is_the_papers_recipe(tmp_path: Path) -> None:
     assert cli.datamodule.hparams.batch_size == 128 and cli.datamodule.hparams.val_size == 5000
 
 
-def test_smoke_preset_shortens_the_schedule_in_proportion_and_picks_cpu_speed(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("preset", "shortened"), [("smoke", 200), ("short", 20)])
+def test_cpu_presets_shorten_the_schedule_in_proportion_and_pick_cpu_speed(preset: str, shortened: int, tmp_path: Path) -> None:
     paper = ResNetCLI(args=["--config", TABLE6, f"--runs_dir={tmp_path}"], run=False)
-    smoke = ResNetCLI(args=["--config", TABLE6, "--config", SMOKE, f"--runs_dir={tmp_path}"], run=False)
-    assert smoke.trainer.max_steps == paper.trainer.max_steps // 200
+    smoke = ResNetCLI(args=["--config", TABLE6, "--config", str(REPO / "reproductions" / "presets" / f"{preset}.yaml"), f"--runs_dir={tmp_path}"], run=False)
+    assert smoke.trainer.max_steps == paper.trainer.max_steps // shortened
     assert [m / smoke.trainer.max_steps for m in smoke.model.hparams.milestones] == [m / paper.trainer.max_steps for m in paper.model.hparams.milestones]
     changed = {k for k, v in smoke.model.hparams.items() if paper.model.hparams[k] != v}
     assert changed == {"milestones", "channels_last"}  # the schedule, and the memory layout for speed
