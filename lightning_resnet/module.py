@@ -12,9 +12,7 @@ from torchmetrics.wrappers import Running
 
 from .metrics import ErrorRate, error_metrics
 from .models import create_model
-from .multiview import Views, view_log_probabilities
-
-PROTOCOLS = ("center", "ten_crop", "multiscale")
+from .multiview import PROTOCOLS, Views, view_log_probabilities
 
 
 def metric_prefix(stage: str, protocol: str = "center") -> str:

@@ -18,6 +18,9 @@ from typing import Callable
 
 import torch
 
+# The paper's evaluation protocols: one centre crop, 10-crop (Tables 2-3), multi-scale (Table 4)
+PROTOCOLS: tuple[str, ...] = ("center", "ten_crop", "multiscale")
+
 Net = Callable[[torch.Tensor], torch.Tensor]
 Views = torch.Tensor | list[list[torch.Tensor]]
 

@@ -70,11 +70,6 @@ def read_image(path: str) -> torch.Tensor:
         raise DatasetError(f"cannot decode {path} ({err}); delete or replace this file, then resume with --ckpt_path last") from err
 
 
-def read_bytes(path: str) -> torch.Tensor:
-    """A file's raw bytes as a uint8 tensor, for decoding on the training device."""
-    return read_file(path)
-
-
 def image_folder(root: Path, layout: str, split: str, loader: Callable[[str], torch.Tensor], transform: Callable | None) -> Dataset:
     from torchvision.datasets import ImageFolder, ImageNet
 
@@ -166,7 +161,7 @@ class ImageNetDataModule(pl.LightningDataModule):
     def _dataset(self, split: str, stage: str) -> Dataset:
         layout = find_layout(self.data_dir)
         if self.hparams.decode_on_device:
-            return image_folder(self.data_dir, layout, split, read_bytes, transform=None)
+            return image_folder(self.data_dir, layout, split, read_file, transform=None)  # raw bytes, decoded on the device
         return image_folder(self.data_dir, layout, split, read_image, transform=self.views(stage))
 
     def setup(self, stage: str | None = None) -> None:

@@ -13,8 +13,9 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from ..multiview import PROTOCOLS  # noqa: F401 (re-exported: the names the DataModule accepts)
+
 Protocol = Literal["center", "ten_crop", "multiscale"]
-PROTOCOLS: tuple[str, ...] = ("center", "ten_crop", "multiscale")
 
 # Per-channel mean of the ImageNet training pixels, in [0, 1] units (the values torchvision's models use).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
