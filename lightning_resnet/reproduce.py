@@ -53,7 +53,8 @@ class PlannedRun:
     @property
     def finished(self) -> bool:
         """Trained to the end and tested as the id needs; nothing left to do."""
-        return self.trained and self.metric in read_record(self.run_dir).get("final", {})
+        record = read_record(self.run_dir)
+        return record.get("status") == "finished" and self.metric in record.get("final", {})
 
     def commands(self) -> list[tuple[str, ...]]:
         """What is left to run: the fit (which resumes, and tests at its end) and the id's own test."""

@@ -41,7 +41,7 @@ from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 from .cifar10 import DATA_DIR_ENV, DatasetError
 from .distributed import per_device_batch_size
 from .views import (
-    IMAGENET_MEAN, MULTISCALE_SIDES, PROTOCOLS, Protocol, center_view, multiscale_views, normalize, pca_lighting,
+    IMAGENET_MEAN, MULTISCALE_SIDES, PCA_BASIS, PROTOCOLS, Protocol, center_view, multiscale_views, normalize, pca_lighting,
     ten_crop_views, train_view,
 )
 
@@ -136,7 +136,7 @@ class ImageNetDataModule(pl.LightningDataModule):
             raise ValueError(f"train_scale {tuple(train_scale)} must be ordered and at least crop_size {crop_size}")
         self.save_hyperparameters()
         self.data_dir = Path(data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data") / "imagenet").expanduser()
-        self.mean = torch.tensor(IMAGENET_MEAN)
+        self.mean, self.pca_basis = torch.tensor(IMAGENET_MEAN), PCA_BASIS  # moved to the training device once
         self.train_set = self.val_set = self.test_set = None
         self.classes: list[str] = []
 
@@ -222,7 +222,9 @@ class ImageNetDataModule(pl.LightningDataModule):
         if self.hparams.decode_on_device:
             views = self.views(stage)
             images = collate_views([(views(image), 0) for image in decode_batch(images, labels.device)])[0]
+        if self.mean.device != labels.device:
+            self.mean, self.pca_basis = self.mean.to(labels.device), self.pca_basis.to(labels.device)
         images = normalize(images, self.mean)
         if stage == "train" and self.hparams.color_augmentation:
-            images = pca_lighting(images)
+            images = pca_lighting(images, self.pca_basis)
         return images, labels

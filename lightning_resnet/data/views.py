@@ -25,6 +25,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 PCA_EIGENVALUES = (0.2175, 0.0188, 0.0045)
 PCA_EIGENVECTORS = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
 PCA_ALPHA_STD = 0.1
+# column j = eigenvector j scaled by its eigenvalue: the RGB offset is PCA_BASIS @ alpha
+PCA_BASIS = torch.tensor(PCA_EIGENVECTORS) * torch.tensor(PCA_EIGENVALUES)
 MULTISCALE_SIDES = (224, 256, 384, 480, 640)
 
 
@@ -56,17 +58,22 @@ def multiscale_views(image: torch.Tensor, sides: Sequence[int] = MULTISCALE_SIDE
 def normalize(images: torch.Tensor | list, mean: torch.Tensor) -> torch.Tensor | list:
     """uint8 -> float in [0, 1] minus the per-channel ``mean`` (no division by a std, as in the paper).
 
-    Works on any leading dimensions, and on (nested) lists of views of different sizes.
+    Works on any leading dimensions, and on (nested) lists of views of different sizes. Pass ``mean``
+    already on the images' device to spare a copy per batch.
     """
     if isinstance(images, (list, tuple)):
         return [normalize(view, mean) for view in images]
     return images.float().div_(255.0).sub_(mean.to(images.device).view(3, 1, 1))
 
 
-def pca_lighting(images: torch.Tensor, alpha_std: float = PCA_ALPHA_STD, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Add AlexNet's PCA colour noise to a ``(B, 3, H, W)`` float batch: one RGB offset per image."""
-    eigenvalues = torch.tensor(PCA_EIGENVALUES, device=images.device)
-    eigenvectors = torch.tensor(PCA_EIGENVECTORS, device=images.device)
-    alpha = torch.randn(images.shape[0], 3, generator=generator, device=generator.device if generator else "cpu")
-    offset = (alpha.to(images.device) * alpha_std * eigenvalues) @ eigenvectors.T  # (B, 3)
+def pca_lighting(
+    images: torch.Tensor, basis: torch.Tensor | None = None, alpha_std: float = PCA_ALPHA_STD, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Add AlexNet's PCA colour noise to a ``(B, 3, H, W)`` float batch: one RGB offset per image.
+
+    ``basis`` is :data:`PCA_BASIS`; pass it already on the batch's device to spare a copy per batch.
+    """
+    basis = PCA_BASIS if basis is None else basis
+    alpha = torch.randn(images.shape[0], 3, generator=generator, device=generator.device if generator else images.device)
+    offset = (alpha.to(images.device) * alpha_std) @ basis.to(images.device).T  # (B, 3)
     return images + offset[:, :, None, None].to(images.dtype)
