@@ -16,36 +16,36 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from jsonargparse import Namespace
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
+from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
 from .module import ImageClassifier
 from .reporting import SPECS, build_report, spec_for
 from .reporting.wandb_report import build_wandb_report
+from . import runs
 from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode
 
 
 def default_run_name(config: Namespace) -> str:
-    """``<arch>[-<shortcut>]-s<seed>``, e.g. ``resnet56-s0`` or ``resnet34-B-s1``."""
-    model = config.model
-    name = model.arch + (f"-{model.shortcut}" if model.shortcut else "")
-    return f"{name}-s{config.seed_everything}"
+    """:func:`~lightning_resnet.runs.run_name` of the configured network and seed."""
+    return runs.run_name(runs.network_name(config.model.arch, config.model.shortcut), config.seed_everything)
 
 
 def run_tags(config: Namespace) -> list[str]:
     model = config.model
     kind = "plain" if model.arch.startswith("plain") else "residual"
-    return [config.experiment, model.arch, kind, *([f"shortcut-{model.shortcut}"] if model.shortcut else []), *config.tags]
+    preset = [f"preset-{config.preset}"] if config.preset else []
+    return [config.experiment, model.arch, kind, *preset, *([f"shortcut-{model.shortcut}"] if model.shortcut else []), *config.tags]
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newer of ``last.ckpt`` and ``interrupted.ckpt`` in ``folder``, if any."""
-    candidates = [p for p in (folder / "last.ckpt", folder / InterruptCheckpoint.FILENAME) if p.is_file()]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+class ResumeMismatchError(ValueError):
+    """A resume would continue a checkpoint under another experiment's settings."""
 
 
 class Trainer(pl.Trainer):
@@ -87,6 +87,7 @@ class ResNetCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--experiment", type=str, default="default", help="table or figure id; the W&B group")
+        parser.add_argument("--preset", type=str | None, default=None, help="the preset's name (smoke, short, paper, ...): runs/<experiment>-<preset>/")
         parser.add_argument("--run_name", type=str | None, default=None, help="default: <arch>[-<shortcut>]-s<seed>")
         parser.add_argument("--runs_dir", type=str, default="runs", help="root of all run directories")
         parser.add_argument("--project", type=str, default=DEFAULT_PROJECT, help="W&B project")
@@ -98,7 +99,7 @@ class ResNetCLI(LightningCLI):
 
     def run_dir(self) -> Path:
         config = self._subconfig()
-        return Path(config.runs_dir) / config.experiment / (config.run_name or default_run_name(config))
+        return runs.run_dir(config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config))
 
     def _resolve_last(self, run_dir: Path) -> bool:
         """Turn ``--ckpt_path last`` into this run's newest checkpoint; True when the run resumes."""
@@ -106,9 +107,10 @@ class ResNetCLI(LightningCLI):
             return False
         config = self.config_init[self.subcommand]
         if config.get("ckpt_path") == "last":
-            found = latest_checkpoint(run_dir / "checkpoints")
+            folder = run_dir / runs.CHECKPOINT_DIR
+            found = runs.latest_checkpoint(folder)
             config["ckpt_path"] = str(found) if found else None
-            rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {run_dir / 'checkpoints'}: starting the run.")
+            rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {folder}: starting the run.")
         return self.subcommand == "fit" and config.get("ckpt_path") is not None
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
@@ -124,6 +126,24 @@ class ResNetCLI(LightningCLI):
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
         return super().instantiate_trainer(**kwargs)
+
+    def before_fit(self) -> None:
+        """Refuse a resume whose experiment differs from the checkpoint's, before anything is written."""
+        ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        if not ckpt_path:
+            return
+        saved = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get(runs.DEFINITION_KEY)
+        if saved is None:
+            return  # a checkpoint from before run definitions were saved: nothing to compare against
+        self.datamodule.prepare_data()
+        self.datamodule.setup("fit")
+        differences = runs.definition_differences(saved, run_definition(self.model, self.datamodule, self.trainer))
+        if differences:
+            raise ResumeMismatchError(
+                f"{ckpt_path} was trained as another experiment ({'; '.join(differences)}). Resuming would change it "
+                f"silently: resume with the checkpoint's settings, or start a separate run with --run_name NAME "
+                f"(or another --preset) and without --ckpt_path."
+            )
 
     def after_fit(self) -> None:
         if self._subconfig().test_after_fit and not self.trainer.fast_dev_run and not self.trainer.interrupted:

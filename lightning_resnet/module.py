@@ -12,12 +12,25 @@ from torchmetrics.wrappers import Running
 
 from .metrics import ErrorRate, error_metrics
 from .models import create_model
+from .models.batchnorm import use_ghost_batch_norm
 from .multiview import PROTOCOLS, Views, view_log_probabilities
+from .optim import make_sgd
+
+# Evaluation streams during training, in the order of the DataModule's val_dataloader(): the held-out
+# split, then (where the DataModule offers it) the test set, evaluated at the same interval as the paper's
+# bold test-error curves of Figures 1 and 6. The final test after training logs under ``test/``.
+EVAL_STREAMS = ("val", "test_curve")
 
 
 def metric_prefix(stage: str, protocol: str = "center") -> str:
     """``val/``, ``test/`` for single-view evaluation; ``test/ten_crop/``, ``test/multiscale/`` for the others."""
     return f"{stage}/" if protocol == "center" else f"{stage}/{protocol}/"
+
+
+def set_tf32(allowed: bool) -> None:
+    """TF32 for CUDA matmuls and convolutions: off means IEEE fp32 arithmetic (the paper's ``32-true``)."""
+    torch.backends.cuda.matmul.allow_tf32 = allowed
+    torch.backends.cudnn.allow_tf32 = allowed
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -38,6 +51,11 @@ class ImageClassifier(pl.LightningModule):
             ``plateau_patience`` validation rounds (the ImageNet recipe).
         train_error_window: the logged training error is the mean over this many recent iterations.
         channels_last: run the network in NHWC layout (faster convolutions on recent GPUs and CPUs).
+        bn_batch: BN normalises over sub-batches of this many images in training, whatever the number of
+            devices (the paper: 64 per GPU on CIFAR-10, 32 on ImageNet); ``None`` normalises each device's batch.
+        momentum_form: ``caffe`` (the paper's framework: the LR scales the velocity's increment) or
+            ``pytorch`` (``torch.optim.SGD``: the LR scales the velocity); they differ when the LR changes.
+        allow_tf32: let CUDA run fp32 matmuls and convolutions in TF32 (off: IEEE fp32, as the paper).
     """
 
     def __init__(
@@ -55,17 +73,33 @@ class ImageClassifier(pl.LightningModule):
         plateau_patience: int = 5,
         train_error_window: int = 50,
         channels_last: bool = False,
+        bn_batch: int | None = None,
+        momentum_form: Literal["caffe", "pytorch"] = "caffe",
+        allow_tf32: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net: nn.Module = create_model(arch, num_classes=num_classes, shortcut=shortcut, stride_on_3x3=stride_on_3x3)
+        net = create_model(arch, num_classes=num_classes, shortcut=shortcut, stride_on_3x3=stride_on_3x3)
+        self.net: nn.Module = use_ghost_batch_norm(net, bn_batch) if bn_batch else net
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        # the window is part of the run's state (it decides the ResNet-110 warm-up): saved in checkpoints
         self.train_error = Running(ErrorRate(num_classes), window=train_error_window)
+        self.train_error.persistent(True)
         # one set per stage and test protocol, so a run can hold its 10-crop and multi-scale results side by side
+        stages = (*EVAL_STREAMS, "test")
         self.eval_metrics = nn.ModuleDict(
-            {f"{stage}_{protocol}": error_metrics(num_classes, prefix=metric_prefix(stage, protocol)) for stage in ("val", "test") for protocol in PROTOCOLS}
+            {f"{stage}_{protocol}": error_metrics(num_classes, prefix=metric_prefix(stage, protocol)) for stage in stages for protocol in PROTOCOLS}
         )
+
+    def setup(self, stage: str) -> None:
+        set_tf32(self.hparams.allow_tf32)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["train_error_seen"] = self.train_error._num_vals_seen
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.train_error._num_vals_seen = checkpoint.get("train_error_seen", 0)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
@@ -98,11 +132,13 @@ class ImageClassifier(pl.LightningModule):
         protocol = self.protocol(stage)
         metrics = self.eval_metrics[f"{stage}_{protocol}"]
         metrics.update(log_probabilities, labels)
-        self.log(f"{metric_prefix(stage, protocol)}loss", F.nll_loss(log_probabilities, labels), on_epoch=True, batch_size=len(labels))
-        self.log_dict(metrics, on_epoch=True, prog_bar=stage == "val", batch_size=len(labels))
+        prefix = metric_prefix(stage, protocol)
+        log = {"on_epoch": True, "batch_size": len(labels), "add_dataloader_idx": False}
+        self.log(f"{prefix}loss", F.nll_loss(log_probabilities, labels), **log)
+        self.log_dict(metrics, prog_bar=stage == "val", **log)
 
-    def validation_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+    def validation_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate(batch, EVAL_STREAMS[dataloader_idx])
 
     def test_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "test")
@@ -113,7 +149,7 @@ class ImageClassifier(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        optimizer = make_sgd(self.parameters(), hp.momentum_form, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
         if hp.lr_schedule == "multistep":
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(hp.milestones), gamma=hp.lr_decay)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

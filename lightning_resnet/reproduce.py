@@ -16,7 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .callbacks.run_record import read_record
+from . import runs as run_layout
+
 from .reporting import SPECS, build_report, spec_for
 
 REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
@@ -48,12 +49,12 @@ class PlannedRun:
 
     @property
     def trained(self) -> bool:
-        return read_record(self.run_dir).get("status") == "finished"
+        return run_layout.read_record(self.run_dir).get("status") == "finished"
 
     @property
     def finished(self) -> bool:
         """Trained to the end and tested as the id needs; nothing left to do."""
-        record = read_record(self.run_dir)
+        record = run_layout.read_record(self.run_dir)
         return record.get("status") == "finished" and self.metric in record.get("final", {})
 
     def commands(self) -> list[tuple[str, ...]]:
@@ -63,7 +64,7 @@ class PlannedRun:
 
 def network_args(network: str) -> list[str]:
     """``resnet34-B`` -> arch and shortcut option; a bare name keeps the network's default shortcut."""
-    arch, _, shortcut = network.partition("-")
+    arch, shortcut = run_layout.split_network(network)
     return [f"--model.arch={arch}", f"--model.shortcut={shortcut or 'null'}"]
 
 
@@ -76,27 +77,48 @@ def resolve_preset(report_id: str, preset: str | None) -> str:
     return preset
 
 
-def plan(report_id: str, preset: str | None = None, seeds: int = 1, runs_dir: Path = Path("runs"), extra: tuple[str, ...] = ()) -> list[PlannedRun]:
-    """Every run ``report_id`` needs at ``preset`` (default: the pool's first), with at least ``seeds`` seeds per network."""
+def select_networks(report_id: str, networks: str | None) -> tuple[str, ...]:
+    """The id's networks, or the comma-separated subset ``networks`` of them (``resnet20,plain20``)."""
+    known = spec_for(report_id).networks
+    if not networks:
+        return known
+    chosen = tuple(n.strip() for n in networks.split(",") if n.strip())
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise ValueError(f"{report_id} has no network {', '.join(unknown)}; its networks: {', '.join(known)}")
+    return chosen
+
+
+def plan(
+    report_id: str,
+    preset: str | None = None,
+    seeds: int = 1,
+    runs_dir: Path = Path("runs"),
+    extra: tuple[str, ...] = (),
+    networks: str | None = None,
+) -> list[PlannedRun]:
+    """Every run ``report_id`` needs at ``preset`` (default: the pool's first), with at least ``seeds`` seeds per
+    network; ``networks`` (comma-separated) restricts it to some of the id's networks."""
     spec = spec_for(report_id)
     if not spec.networks or spec.pool not in BASE_CONFIG:
         raise ValueError(f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(i for i, s in SPECS.items() if s.networks)}")
     presets = PRESETS[spec.pool]
     preset = resolve_preset(report_id, preset)
-    experiment = spec.groups(preset)[0]
+    experiment = spec.pool
     sharing = sorted(i for i, s in SPECS.items() if s.pool == spec.pool)
     configs = ("--config", str(BASE_CONFIG[spec.pool]), *(a for p in presets[preset] for a in ("--config", str(p))))
     runs = []
-    for network in spec.networks:
+    for network in select_networks(report_id, networks):
         for seed in range(spec.seeds_for(network, seeds)):
-            common = [*configs, *network_args(network), f"--seed_everything={seed}", f"--experiment={experiment}", f"--runs_dir={runs_dir}"]
+            names = [f"--experiment={experiment}", f"--preset={preset}", f"--runs_dir={runs_dir}"]
+            common = [*configs, *network_args(network), f"--seed_everything={seed}", *names]
             args = ["fit", *common, f"--tags=[{', '.join(sharing)}]", "--ckpt_path=last"]
             if network in WARMUP:
                 args.append("--trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup")
             if preset == "smoke":
                 args.extend(SMOKE_CAPS.get(network, ()))
             evaluate = ("test", *common, f"--data.init_args.test_protocol={spec.test_protocol}", "--ckpt_path=last", *extra) if spec.test_protocol else ()
-            run_dir = Path(runs_dir) / experiment / f"{network}-s{seed}"
+            run_dir = run_layout.run_dir(runs_dir, experiment, preset, run_layout.run_name(network, seed))
             runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{spec.test_metric}/top1_error"))
     return runs
 
@@ -138,13 +160,14 @@ def reproduce_command(argv: list[str]) -> None:
     parser.add_argument("--gpus_per_node", type=int, default=1, help="GPUs (one DDP process each) per node, per run")
     parser.add_argument("--nodes", type=int, default=1, help="nodes per run (multi-node DDP)")
     parser.add_argument("--timeout_min", type=int, default=24 * 60)
+    parser.add_argument("--networks", default=None, help="comma-separated subset of the id's networks, e.g. resnet20,plain20")
     parser.add_argument("--dry_run", action="store_true", help="print the runs and their state, train nothing")
     argv, extra = (argv[: argv.index("--")], tuple(argv[argv.index("--") + 1 :])) if "--" in argv else (argv, ())
     options = parser.parse_args(argv)
     if options.launcher == "submitit" and options.cluster in (None, "slurm") and options.gpus_per_node * options.nodes > 1:
         extra = (f"--trainer.devices={options.gpus_per_node}", f"--trainer.num_nodes={options.nodes}", *extra)
 
-    runs = plan(options.id, options.preset, options.seeds, options.runs_dir, extra)
+    runs = plan(options.id, options.preset, options.seeds, options.runs_dir, extra, options.networks)
     preset = resolve_preset(options.id, options.preset)
     todo = [run for run in runs if not run.finished]
     print(f"{options.id} ({preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True)

@@ -68,7 +68,7 @@ class FirstStep(Callback):
 
 def test_interrupted_fit_resumes_at_the_same_iteration_and_learning_rate(tmp_path: Path, cifar_dir: Path) -> None:
     args = [
-        "fit", "--config", TABLE6, "--model.arch=resnet8", "--model.milestones=[3, 5]",
+        "fit", "--config", TABLE6, "--model.arch=resnet8", "--model.milestones=[3, 5]", "--model.bn_batch=16",
         f"--data.init_args.data_dir={cifar_dir}", "--data.init_args.batch_size=32",
         "--trainer.max_steps=7", "--trainer.val_check_interval=100", "--trainer.limit_val_batches=1",
         "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1", f"--runs_dir={tmp_path}",

@@ -10,6 +10,7 @@ import torch
 
 from lightning_resnet.data import CIFAR10DataModule, crop_at, load_cifar10, random_hflip, random_pad_crop
 from lightning_resnet.data.cifar10 import FOLDER, DatasetError
+from lightning_resnet.data.stream import StepBatches
 
 
 def test_reads_the_original_order_and_labels(cifar_dir: Path) -> None:
@@ -57,11 +58,48 @@ def test_mean_image_is_the_per_pixel_mean_of_the_training_split(cifar: CIFAR10Da
 
 def test_loader_gathers_uint8_batches_by_index(cifar: CIFAR10DataModule) -> None:
     loader = cifar.train_dataloader()
-    images, labels = next(iter(loader))
+    images, labels, key = next(iter(loader))
     assert images.shape == (128, 3, 32, 32) and images.dtype == torch.uint8 and labels.shape == (128,)
-    assert len(loader) == 45_000 // 128
-    val_images, val_labels = next(iter(cifar.val_dataloader()))
+    assert isinstance(key, int) and len(loader) == 45_000 // 128
+    val_loader, test_loader = cifar.val_dataloader()  # the held-out split, then the test curve's test set
+    val_images, val_labels = next(iter(val_loader))
     assert torch.equal(val_images, cifar.val_set.images[:128]) and torch.equal(val_labels, cifar.val_set.labels[:128])
+    assert torch.equal(next(iter(test_loader))[1], cifar.test_set.labels[:128])
+
+
+class StepTrainer:
+    """What the training stream reads of a Trainer: its step, devices and accumulation."""
+
+    def __init__(self, global_step: int = 0, world_size: int = 1, global_rank: int = 0, accumulate_grad_batches: int = 1) -> None:
+        self.global_step, self.world_size, self.global_rank = global_step, world_size, global_rank
+        self.accumulate_grad_batches, self.num_nodes, self.num_devices = accumulate_grad_batches, 1, world_size
+
+
+def stream(trainer: StepTrainer, batch: int = 128, n: int = 1280) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    images = torch.arange(n).view(n, 1, 1, 1).expand(n, 1, 2, 2)  # each image is its own index
+    return list(StepBatches(images, torch.arange(n), batch, trainer))
+
+
+def test_training_stream_resumes_at_the_step_and_splits_steps_over_ranks_and_accumulation() -> None:
+    whole = stream(StepTrainer())
+    assert len(whole) == 10 and sorted(torch.cat([b[1] for b in whole]).tolist()) == list(range(1280))
+    assert [b[1].tolist() for b in stream(StepTrainer(global_step=3))] == [b[1].tolist() for b in whole[3:]]
+    next_epoch = stream(StepTrainer(global_step=10))
+    assert len(next_epoch) == 10 and next_epoch[0][1].tolist() != whole[0][1].tolist()  # a new permutation
+    # two ranks x two accumulation steps: four shares of 32 that together are step s's 128 images
+    shares = [stream(StepTrainer(world_size=2, global_rank=r, accumulate_grad_batches=2)) for r in (0, 1)]
+    step0 = torch.cat([shares[r][a][1] for a in (0, 1) for r in (0, 1)])
+    assert all(len(b[1]) == 32 for b in shares[0]) and step0.tolist() == whole[0][1].tolist()
+    keys = {b[2] for rank in shares for b in rank}
+    assert len(keys) == 40  # every share of every rank augments with its own key
+
+
+def test_training_batches_are_augmented_by_their_key(cifar: CIFAR10DataModule) -> None:
+    images, labels = cifar.train_set.__getitems__(list(range(64)))
+    first, _ = cifar.on_after_batch_transfer((images, labels, 7), 0)
+    again, _ = cifar.on_after_batch_transfer((images, labels, 7), 0)
+    other, _ = cifar.on_after_batch_transfer((images, labels, 8), 0)
+    assert torch.equal(first, again) and not torch.equal(first, other)
 
 
 def test_crop_at_takes_the_window_at_each_offset(images: torch.Tensor) -> None:
@@ -107,17 +145,9 @@ def test_random_hflip(images: torch.Tensor) -> None:
 
 
 def test_training_batches_are_augmented_evaluation_batches_are_not(cifar: CIFAR10DataModule) -> None:
-    class FakeTrainer:
-        training = True
-
     batch = cifar.train_set.__getitems__(list(range(64)))
-    clean, _ = cifar.on_after_batch_transfer(batch, 0)
-    cifar.trainer = FakeTrainer()
-    try:
-        torch.manual_seed(0)
-        augmented, _ = cifar.on_after_batch_transfer(batch, 0)
-    finally:
-        cifar.trainer = None
+    clean, _ = cifar.on_after_batch_transfer(batch, 0)  # evaluation batches carry no augmentation key
+    augmented, _ = cifar.on_after_batch_transfer((*batch, 0), 0)
     assert augmented.shape == clean.shape
     changed = [not torch.equal(a, c) for a, c in zip(augmented, clean)]
     assert sum(changed) > 50  # P(offset (4,4) and no flip) = 1/162 per image

@@ -9,7 +9,7 @@ import pytest
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.callbacks import InterruptCheckpoint
-from lightning_resnet.callbacks.run_record import read_record
+from lightning_resnet.runs import read_record
 from lightning_resnet.cli import ResNetCLI, main
 from lightning_resnet.reproduce import plan
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from lightning_resnet.callbacks.run_record import read_record
+from lightning_resnet.runs import read_record
 from lightning_resnet.cli import ResNetCLI
 from lightning_resnet.data import CIFAR10DataModule
 from lightning_resnet.reporting import build_report, load_runs, spec_for

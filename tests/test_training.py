@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from lightning_resnet import ImageClassifier
 from lightning_resnet.callbacks import InterruptCheckpoint, TrainErrorWarmup
 from lightning_resnet.module import NonFiniteLossError
+from lightning_resnet.optim import CaffeSGD
 
 
 class LRRecorder(Callback):
@@ -50,7 +51,8 @@ def test_learning_rate_divides_by_ten_exactly_at_the_milestones(tmp_path) -> Non
 def test_optimizer_is_the_papers_sgd() -> None:
     config = ImageClassifier("resnet8").configure_optimizers()
     optimizer = config["optimizer"]
-    assert isinstance(optimizer, torch.optim.SGD)
+    assert isinstance(optimizer, CaffeSGD)  # the paper's Caffe form by default; PyTorch's on request
+    assert isinstance(ImageClassifier("resnet8", momentum_form="pytorch").configure_optimizers()["optimizer"], torch.optim.SGD)
     assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["weight_decay"] == 1e-4 and optimizer.defaults["lr"] == 0.1
     assert config["lr_scheduler"]["interval"] == "step"
     plateau = ImageClassifier("resnet8", lr_schedule="plateau").configure_optimizers()["lr_scheduler"]

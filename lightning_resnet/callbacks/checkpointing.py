@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Checkpoint
 
 from ..module import NonFiniteLossError
+from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT
 
 
 class InterruptCheckpoint(Checkpoint):
@@ -22,7 +23,7 @@ class InterruptCheckpoint(Checkpoint):
     implicitly: a run resumes only when asked to.
     """
 
-    FILENAME = "interrupted.ckpt"
+    FILENAME = INTERRUPT_CHECKPOINT
 
     def __init__(self, dirpath: str | None = None) -> None:
         self.dirpath = dirpath
@@ -33,7 +34,7 @@ class InterruptCheckpoint(Checkpoint):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.dirpath is None:
-            self.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
+            self.dirpath = os.path.join(trainer.default_root_dir, CHECKPOINT_DIR)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, NonFiniteLossError) or trainer.global_step == 0 or self.dirpath is None:

@@ -13,8 +13,7 @@ from pytorch_lightning.trainer.states import RunningStage
 from pytorch_lightning.utilities import rank_zero_warn
 
 from ..models import recording_responses
-
-RESPONSES_FILE = "layer_responses.csv"
+from ..runs import RESPONSES_FILE
 
 
 def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
@@ -49,7 +48,8 @@ class LayerResponses(Callback):
         trainer.state.stage = RunningStage.VALIDATING  # the DataModule must not augment these
         try:
             seen = 0
-            for batch in datamodule.val_dataloader():
+            loaders = datamodule.val_dataloader()
+            for batch in loaders[0] if isinstance(loaders, list) else loaders:
                 batch = datamodule.on_after_batch_transfer(pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0)
                 if not (isinstance(batch[0], torch.Tensor) and batch[0].ndim == 4):
                     rank_zero_warn("layer responses need single-view validation batches (val_protocol: center); skipped")

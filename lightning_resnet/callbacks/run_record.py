@@ -12,17 +12,40 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 import yaml
 from pytorch_lightning.cli import SaveConfigCallback
 
+from ..data.distributed import per_device_batch_size
+from ..data.stream import run_seed
+from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record
 from ..tracking import environment, git_state
+from .warmup import TrainErrorWarmup
 
-RECORD_FILE = "run.json"
 
+def run_definition(module: pl.LightningModule, datamodule: pl.LightningDataModule | None, trainer: pl.Trainer) -> dict[str, Any]:
+    """What defines a run's experiment: network, recipe, schedule, batch, BN batch, precision, data, seed, warm-up.
 
-def read_record(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / RECORD_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    Saved in every checkpoint; a resume whose definition differs is refused (``ResNetCLI.before_fit``).
+    The DataModule must be set up (its fingerprint hashes the training split).
+    """
+    data = {k: v for k, v in dict(getattr(datamodule, "hparams", {})).items() if k not in NOT_DEFINING}
+    fingerprint = datamodule.fingerprint() if hasattr(datamodule, "fingerprint") else {}
+    batch = data.get("batch_size")
+    device_batch = per_device_batch_size(batch, trainer) if batch else None
+    warmups = [{"lr": c.lr, "until_error": c.until_error} for c in trainer.callbacks if isinstance(c, TrainErrorWarmup)]
+    definition = {
+        **{f"model.{k}": v for k, v in module.hparams.items()},
+        **{f"data.{k}": v for k, v in data.items()},
+        "trainer.max_steps": trainer.max_steps,
+        "trainer.precision": str(trainer.precision),
+        "trainer.accumulate_grad_batches": trainer.accumulate_grad_batches,
+        "bn_images": module.hparams.get("bn_batch") or device_batch,  # images each BN normalises over
+        "dataset.train_sha256": fingerprint.get("sha256", {}).get("train"),
+        "seed": run_seed(),
+        "warmup": warmups[0] if warmups else None,
+    }
+    return json.loads(json.dumps(definition, default=str))  # as a checkpoint stores it: lists, not tuples
 
 
 def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -34,7 +57,16 @@ class RunRecord(SaveConfigCallback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._started = time.monotonic()
+        self.definition = run_definition(pl_module, trainer.datamodule, trainer) if stage == "fit" else None
         super().setup(trainer, pl_module, stage)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if self.definition is not None:
+            checkpoint[DEFINITION_KEY] = self.definition
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        tf32 = {"matmul": torch.backends.cuda.matmul.allow_tf32, "convolutions": torch.backends.cudnn.allow_tf32}
+        self._update(trainer, tf32=tf32)
 
     def _path(self, trainer: pl.Trainer) -> Path:
         return Path(trainer.default_root_dir) / RECORD_FILE

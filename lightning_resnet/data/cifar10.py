@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .distributed import per_device_batch_size
+from .stream import StepBatches, StepBatchLoader
 from .transforms import random_hflip, random_pad_crop
 
 DATA_DIR_ENV = "LIGHTNING_RESNET_DATA"
@@ -105,7 +106,11 @@ class CIFAR10DataModule(pl.LightningDataModule):
         augment: pad-and-crop plus horizontal flip for training.
         padding: zero padding of the random crop (the paper: 4).
         download: fetch the dataset through torchvision when it is missing.
-        num_workers: DataLoader workers; 0 is fastest here, since a batch is a single index operation.
+        num_workers: DataLoader workers for evaluation; 0 is fastest, since a batch is a single index operation.
+        test_curve: also evaluate the test set at every validation (a second stream, ``test_curve/``), for the
+            paper's test-error curves of Figures 1 and 6; off when ``val_size`` is 0 (validation is the test set).
+
+    Training batches follow :mod:`~lightning_resnet.data.stream`: a function of the run's seed and step.
     """
 
     num_classes = 10
@@ -120,6 +125,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
         padding: int = 4,
         download: bool = True,
         num_workers: int = 0,
+        test_curve: bool = True,
     ) -> None:
         super().__init__()
         if not 0 <= val_size < NUM_TRAIN:
@@ -179,12 +185,10 @@ class CIFAR10DataModule(pl.LightningDataModule):
             "sha256": {"train": digest(self.train_set), "val": digest(self.val_set), "test": digest(self.test_set)},
         }
 
-    def _loader(self, dataset: IndexedImages, shuffle: bool, drop_last: bool = False) -> DataLoader:
+    def _loader(self, dataset: IndexedImages) -> DataLoader:
         return DataLoader(
             dataset,
-            batch_size=per_device_batch_size(self.hparams.batch_size, self.trainer),
-            shuffle=shuffle,
-            drop_last=drop_last,
+            batch_size=per_device_batch_size(self.hparams.batch_size, self.trainer, training=False),
             num_workers=self.hparams.num_workers,
             collate_fn=_already_batched,
             pin_memory=torch.cuda.is_available(),
@@ -192,16 +196,22 @@ class CIFAR10DataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True, drop_last=True)
+        per_device_batch_size(self.hparams.batch_size, self.trainer)  # refuses a batch that does not divide
+        return StepBatchLoader(StepBatches(self.train_set.images, self.train_set.labels, self.hparams.batch_size, self.trainer))
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+    @property
+    def has_test_curve(self) -> bool:
+        return self.hparams.test_curve and self.val_set is not self.test_set
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """The held-out split and, with ``test_curve``, the test set (module.EVAL_STREAMS, in that order)."""
+        return [self._loader(self.val_set), self._loader(self.test_set)] if self.has_test_curve else self._loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+        return self._loader(self.test_set)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+        return self._loader(self.test_set)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float, mean image subtracted, scaled by 1/255 (a unit choice; no std division)."""
@@ -210,11 +220,13 @@ class CIFAR10DataModule(pl.LightningDataModule):
             mean = self._mean_cache.setdefault(images.device, self.mean_image.to(images.device))
         return (images.float() - mean) / 255.0
 
-    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = batch
+    def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalise; training batches (which carry their augmentation key) are also padded, cropped and flipped."""
+        images, labels, *key = batch
         images = self.normalize(images)
         # Zero padding happens after mean subtraction, so the padded border is the mean colour.
-        if self.hparams.augment and self.trainer is not None and self.trainer.training:
-            images = random_hflip(random_pad_crop(images, self.hparams.padding))
+        if key and self.hparams.augment:
+            generator = torch.Generator(images.device).manual_seed(key[0])
+            images = random_hflip(random_pad_crop(images, self.hparams.padding, generator), generator=generator)
         return images, labels
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytorch_lightning as pl
 
 
-def per_device_batch_size(global_batch: int, trainer: pl.Trainer | None) -> int:
-    """``global_batch`` split evenly over all devices of all nodes (256 on 8 GPUs: 32 each, as the paper)."""
+def batch_shards(trainer: pl.Trainer | None, training: bool = True) -> int:
+    """Into how many loader batches one optimizer step's batch is cut: devices x gradient-accumulation steps."""
     world = getattr(trainer, "world_size", 1)  # 1 outside a Trainer
-    if global_batch % world:
+    return world * (getattr(trainer, "accumulate_grad_batches", 1) if training else 1)
+
+
+def per_device_batch_size(global_batch: int, trainer: pl.Trainer | None, training: bool = True) -> int:
+    """``global_batch`` split evenly over all devices of all nodes (256 on 8 GPUs: 32 each, as the paper) and,
+    in training, over the gradient-accumulation steps, so one optimizer step always sees ``global_batch`` images."""
+    shards = batch_shards(trainer, training)
+    if global_batch % shards:
         raise ValueError(
-            f"batch_size {global_batch} is the global batch and must divide evenly over the {world} devices "
-            f"({trainer.num_nodes} nodes x {trainer.num_devices} devices); choose a multiple of {world}."
+            f"batch_size {global_batch} is the global batch and must divide evenly over {trainer.num_nodes} nodes x "
+            f"{trainer.num_devices} devices x {trainer.accumulate_grad_batches} accumulation steps; choose a multiple of {shards}."
         )
-    return global_batch // world
+    return global_batch // shards

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Callable
 
+from ..runs import experiment_folder
 from .paper import TABLE2, TABLE3, TABLE4, TABLE6, PaperResult
 from .records import Run
 
@@ -82,7 +83,7 @@ class ReportSpec:
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
-        return (f"{self.pool}-{preset}",) if preset and self.pool else (self.id,)
+        return (experiment_folder(self.pool if self.pool and preset else self.id, preset),)
 
     def seeds_for(self, network: str, at_least: int = 1) -> int:
         return max(at_least, dict(self.seeds).get(network, 1))

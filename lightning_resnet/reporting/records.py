@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, stdev
 
-from ..callbacks.layer_responses import RESPONSES_FILE
-from ..callbacks.run_record import read_record
+from ..runs import METRICS_FILE, RESPONSES_FILE, read_record
 
 
 @dataclass
@@ -72,7 +71,7 @@ def load_runs(runs_dir: Path, experiment: str) -> list[Run]:
     """Every run under ``runs_dir/experiment`` that has a record, sorted by network depth, name and seed."""
     folder = Path(runs_dir) / experiment
     runs = [
-        Run(path, record, read_curves(path / "metrics.csv"), read_responses(path / RESPONSES_FILE))
+        Run(path, record, read_curves(path / METRICS_FILE), read_responses(path / RESPONSES_FILE))
         for path in sorted(folder.iterdir() if folder.is_dir() else [])
         if (record := read_record(path))
     ]

@@ -1,0 +1,85 @@
+"""The run directory: where a run lives, what its files are called, what defines it, where to resume it.
+
+A run is ``<runs_dir>/<experiment>[-<preset>]/<network>-s<seed>/``, where ``network`` is the model name with
+its shortcut option when one was chosen (``resnet56``, ``resnet34-B``). It holds ``config.yaml``, ``run.json``,
+``metrics.csv``, ``layer_responses.csv``, ``wandb/`` and ``checkpoints/``. This module is the only place that
+builds or parses these names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.yaml"
+RECORD_FILE = "run.json"
+METRICS_FILE = "metrics.csv"
+RESPONSES_FILE = "layer_responses.csv"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+INTERRUPT_CHECKPOINT = "interrupted.ckpt"
+DEFINITION_KEY = "run_definition"  # the checkpoint entry a resume is compared against
+
+_RUN_NAME = re.compile(r"^(?P<network>.+)-s(?P<seed>\d+)$")
+
+
+def network_name(arch: str, shortcut: str | None = None) -> str:
+    """``resnet34`` + ``B`` -> ``resnet34-B``; no shortcut option -> the bare architecture."""
+    return f"{arch}-{shortcut}" if shortcut else arch
+
+
+def split_network(network: str) -> tuple[str, str | None]:
+    """``resnet34-B`` -> (``resnet34``, ``B``); ``resnet56`` -> (``resnet56``, None)."""
+    arch, _, shortcut = network.partition("-")
+    return arch, shortcut or None
+
+
+def run_name(network: str, seed: int) -> str:
+    """``resnet56-s0``, ``resnet34-B-s1``."""
+    return f"{network}-s{seed}"
+
+
+def parse_run_name(name: str) -> tuple[str, int]:
+    """The inverse of :func:`run_name`: (network, seed)."""
+    match = _RUN_NAME.match(name)
+    if not match:
+        raise ValueError(f"{name!r} is not a run name of the form <network>-s<seed>")
+    return match["network"], int(match["seed"])
+
+
+def experiment_folder(experiment: str, preset: str | None = None) -> str:
+    """``table6`` with preset ``smoke`` -> ``table6-smoke``: runs of different presets never share a folder."""
+    return f"{experiment}-{preset}" if preset else experiment
+
+
+def run_dir(runs_dir: str | Path, experiment: str, preset: str | None, name: str) -> Path:
+    return Path(runs_dir) / experiment_folder(experiment, preset) / name
+
+
+def read_record(folder: str | Path) -> dict[str, Any]:
+    """A run's ``run.json`` (empty when it has none)."""
+    path = Path(folder) / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def latest_checkpoint(folder: str | Path) -> Path | None:
+    """The newer of ``last.ckpt`` and ``interrupted.ckpt`` in a run's checkpoint folder, if any."""
+    folder = Path(folder)
+    candidates = [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPT_CHECKPOINT) if p.is_file()]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+# DataModule settings that do not change what is trained (where the data sit, how fast they load, what
+# the final test reports): they may differ between a run and its resumption.
+NOT_DEFINING = frozenset({"data_dir", "download", "num_workers", "eval_batch_size", "decode_on_device", "test_protocol", "test_curve"})
+
+
+def definition_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``key: saved -> current`` for each entry of a run definition that differs.
+
+    Only entries both sides have are compared: a setting added to the suite after a checkpoint was written
+    (at its default, which keeps the old behaviour) does not block resuming that checkpoint.
+    """
+    return [f"{k}: {saved[k]!r} -> {current[k]!r}" for k in sorted(set(saved) & set(current)) if saved[k] != current[k]]
