@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from lightning_resnet import ImageClassifier
-from lightning_resnet.reporting.experiments import TABLE2_NETS, TABLE3_NETS
-from lightning_resnet.reporting.markdown import forward_macs
+from lightning_resnet.models.costs import forward_macs
+from lightning_resnet.paper.experiments import TABLE2_NETS, TABLE3_NETS
+from lightning_resnet.runs import split_network
 from timing import sgd_images_per_second
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training_throughput.json"
@@ -37,8 +38,8 @@ def hardware_name(device: torch.device) -> str:
 
 def training_rate(network: str, device: torch.device, precision: str, batch: int, steps: int, warmup: int) -> float:
     """Images/second of forward + backward + SGD step on one synthetic batch that stays on the device."""
-    arch, _, shortcut = network.partition("-")
-    module = ImageClassifier(arch, num_classes=1000, shortcut=shortcut or None, channels_last=precision != "32-true").to(device)
+    arch, shortcut = split_network(network)
+    module = ImageClassifier(arch, num_classes=1000, shortcut=shortcut, channels_last=precision != "32-true").to(device)
     batch_ = (torch.randn(batch, 3, 224, 224, device=device), torch.randint(0, 1000, (batch,), device=device))
     return sgd_images_per_second(module, itertools.repeat(batch_), precision, device, steps, warmup)
 
@@ -77,7 +78,7 @@ def main() -> None:
     for network in args.networks:
         torch.manual_seed(0)
         rate = training_rate(network, device, args.precision, batch, steps, warmup)
-        macs = forward_macs(network, 224)
+        macs = forward_macs(*split_network(network), size=224)
         print(f"| {network} | {macs / 1e9:.2f} | {rate:,.1f} | {rate * 6 * macs / 1e12:.2f} |", flush=True)
         entries.append({"network": network, "hardware": hardware, "precision": args.precision, "batch": batch, "steps": steps,
                         "images_per_second": round(rate, 2), "torch": torch.__version__, "date": date.today().isoformat()})

@@ -26,7 +26,8 @@ from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
 from .module import ImageClassifier
-from .reporting import SPECS, build_report, spec_for
+from .paper import SPECS, spec_for
+from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report
 from . import runs
 from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode

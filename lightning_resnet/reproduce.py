@@ -17,22 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import runs as run_layout
-
-from .reporting import SPECS, build_report, spec_for
-
-REPRODUCTIONS = Path(__file__).resolve().parents[1] / "reproductions"
-BASE_CONFIG = {"cifar10": REPRODUCTIONS / "table6.yaml", "imagenet": REPRODUCTIONS / "table3.yaml"}
-# Per pool, the configs each preset adds to the base config (the first preset is the default).
-# ImageNet has no CPU-sized preset: its base config is Section 3.4 as it stands.
-PRESETS: dict[str, dict[str, tuple[Path, ...]]] = {
-    "cifar10": {name: (REPRODUCTIONS / "presets" / f"{name}.yaml",) for name in ("smoke", "short", "paper")},
-    "imagenet": {"paper": ()},
-}
-# Section 4.2's warm-up for ResNet-110 (the paper does not say for 1202; it gets it too, as in most reproductions)
-WARMUP = ("resnet110", "resnet1202")
-# The smoke preset keeps any single run within ~20 min on a 2-core CPU: ResNet-1202 (11x ResNet-110's cost per
-# image) gets 64 iterations, the same milestones in proportion, and one validation at the end.
-SMOKE_CAPS = {"resnet1202": ("--trainer.max_steps=64", "--model.milestones=[32, 48]", "--trainer.val_check_interval=64")}
+from .paper import POOLS, reproducible_ids, spec_for
+from .reporting import build_report
 
 
 @dataclass(frozen=True)
@@ -70,7 +56,8 @@ def network_args(network: str) -> list[str]:
 
 def resolve_preset(report_id: str, preset: str | None) -> str:
     """``preset``, checked against the id's pool; by default the pool's first (smoke for CIFAR-10, paper for ImageNet)."""
-    presets = PRESETS.get(spec_for(report_id).pool, {})
+    pool = POOLS.get(spec_for(report_id).pool or "")
+    presets = pool.presets if pool else {}
     preset = preset or next(iter(presets), "")
     if preset not in presets:
         raise ValueError(f"unknown preset {preset!r} for {report_id}; choose one of {', '.join(presets)}")
@@ -100,23 +87,22 @@ def plan(
     """Every run ``report_id`` needs at ``preset`` (default: the pool's first), with at least ``seeds`` seeds per
     network; ``networks`` (comma-separated) restricts it to some of the id's networks."""
     spec = spec_for(report_id)
-    if not spec.networks or spec.pool not in BASE_CONFIG:
-        raise ValueError(f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(i for i, s in SPECS.items() if s.networks)}")
-    presets = PRESETS[spec.pool]
+    if not spec.networks or spec.pool not in POOLS:
+        raise ValueError(f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(reproducible_ids())}")
+    pool = POOLS[spec.pool]
     preset = resolve_preset(report_id, preset)
-    experiment = spec.pool
-    sharing = sorted(i for i, s in SPECS.items() if s.pool == spec.pool)
-    configs = ("--config", str(BASE_CONFIG[spec.pool]), *(a for p in presets[preset] for a in ("--config", str(p))))
+    experiment = pool.name
+    sharing = sorted(i for i in reproducible_ids() if spec_for(i).pool == spec.pool)
+    configs = tuple(a for path in pool.configs(preset) for a in ("--config", str(path)))
     runs = []
     for network in select_networks(report_id, networks):
         for seed in range(spec.seeds_for(network, seeds)):
             names = [f"--experiment={experiment}", f"--preset={preset}", f"--runs_dir={runs_dir}"]
             common = [*configs, *network_args(network), f"--seed_everything={seed}", *names]
             args = ["fit", *common, f"--tags=[{', '.join(sharing)}]", "--ckpt_path=last"]
-            if network in WARMUP:
+            if network in pool.warmup:
                 args.append("--trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup")
-            if preset == "smoke":
-                args.extend(SMOKE_CAPS.get(network, ()))
+            args.extend(pool.caps.get(preset, {}).get(network, ()))
             evaluate = ("test", *common, f"--data.init_args.test_protocol={spec.test_protocol}", "--ckpt_path=last", *extra) if spec.test_protocol else ()
             run_dir = run_layout.run_dir(runs_dir, experiment, preset, run_layout.run_name(network, seed))
             runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{spec.test_metric}/top1_error"))
@@ -149,7 +135,7 @@ def launch(runs: list[PlannedRun], launcher: str, cluster: str | None, folder: P
 def reproduce_command(argv: list[str]) -> None:
     """``python -m lightning_resnet reproduce <id> [--preset smoke|paper] [--seeds N] [-- extra CLI overrides]``."""
     parser = argparse.ArgumentParser(prog="python -m lightning_resnet reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("id", help=f"table/figure id: {', '.join(i for i, s in SPECS.items() if s.networks)}")
+    parser.add_argument("id", help=f"table/figure id: {', '.join(reproducible_ids())}")
     parser.add_argument("--preset", default=None, help="smoke (CIFAR-10 only, the default there): CPU-sized; paper: the paper's recipe exactly")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per network (at least what the paper ran, e.g. 5 for ResNet-110 in Table 6)")
     parser.add_argument("--runs_dir", type=Path, default=Path("runs"))

@@ -8,9 +8,12 @@ builds or parses these names.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import mean, stdev
 from typing import Any
 
 CONFIG_FILE = "config.yaml"
@@ -83,3 +86,86 @@ def definition_differences(saved: dict[str, Any], current: dict[str, Any]) -> li
     (at its default, which keeps the old behaviour) does not block resuming that checkpoint.
     """
     return [f"{k}: {saved[k]!r} -> {current[k]!r}" for k in sorted(set(saved) & set(current)) if saved[k] != current[k]]
+
+
+@dataclass
+class Run:
+    """One run as its folder records it: ``run.json``, the curves of ``metrics.csv``, the Figure 7 statistics."""
+
+    path: Path
+    record: dict
+    curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    responses: list[float] | None = None
+
+    @classmethod
+    def read(cls, path: str | Path) -> Run:
+        path = Path(path)
+        return cls(path, read_record(path), read_curves(path / METRICS_FILE), read_responses(path / RESPONSES_FILE))
+
+    @property
+    def model(self) -> dict:
+        return self.record.get("config", {}).get("model", {})
+
+    @property
+    def network(self) -> str:
+        """``resnet56``, or ``resnet34-B`` where a shortcut option was chosen."""
+        return network_name(self.model.get("arch", self.path.name), self.model.get("shortcut"))
+
+    @property
+    def seed(self) -> int | None:
+        return self.record.get("seed")
+
+    @property
+    def finished(self) -> bool:
+        return self.record.get("status") == "finished"
+
+    @property
+    def steps(self) -> int:
+        """Iterations trained."""
+        return self.record.get("global_step", 0)
+
+    def final(self, key: str) -> float | None:
+        return self.record.get("final", {}).get(key)
+
+    def last(self, key: str) -> float | None:
+        """The last logged value of a curve."""
+        points = self.curves.get(key)
+        return points[-1][1] if points else None
+
+
+def read_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
+    """``metrics.csv`` (Lightning's CSVLogger) as ``{key: [(step, value), ...]}``, in step order."""
+    curves: dict[str, dict[int, float]] = {}
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            step = int(float(row["step"]))
+            for key, value in row.items():
+                if key not in ("step", "epoch") and value not in ("", None):
+                    curves.setdefault(key, {})[step] = float(value)  # a resumed run re-logs a step: keep the last
+    return {key: sorted(points.items()) for key, points in curves.items()}
+
+
+def read_responses(path: Path) -> list[float] | None:
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        return [float(row["std"]) for row in csv.DictReader(f)]
+
+
+def depth_of(network: str) -> int:
+    digits = "".join(c for c in split_network(network)[0] if c.isdigit())
+    return int(digits) if digits else 0
+
+
+def load_runs(runs_dir: str | Path, experiment: str) -> list[Run]:
+    """Every run under ``runs_dir/experiment`` that has a record, sorted by network depth, name and seed."""
+    folder = Path(runs_dir) / experiment
+    runs = [run for path in sorted(folder.iterdir() if folder.is_dir() else []) if (run := Run.read(path)).record]
+    return sorted(runs, key=lambda r: (depth_of(r.network), r.network, r.seed or 0))
+
+
+def mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample std (None for a single value)."""
+    return mean(values), (stdev(values) if len(values) > 1 else None)

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = {"train_scale": (40, 56), "crop_size": 32, "test_side": 36, "multiscale_sides": (32, 40), "num_workers": 0}
 SMALL_ARGS = ("--data.init_args.train_scale=[40, 56]", "--data.init_args.crop_size=32", "--data.init_args.test_side=36",
               "--data.init_args.multiscale_sides=[32, 40]", "--data.init_args.num_workers=0", "--model.num_classes=3",
-              "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1")
+              "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1", "--model.bn_batch=2")
 
 
 def gradient_image(height: int = 300, width: int = 400) -> torch.Tensor:
@@ -200,7 +200,8 @@ def test_table3_config_fits_as_written(image_tree: Path, tmp_path: Path) -> None
     result = subprocess.run(
         [sys.executable, "-m", "lightning_resnet", "fit", "--config", str(REPO / "reproductions" / "table3.yaml"),
          f"--data.init_args.data_dir={image_tree}", "--data.init_args.batch_size=4", "--data.init_args.eval_batch_size=2",
-         "--data.init_args.num_workers=0", "--model.num_classes=3", "--trainer.fast_dev_run=true", f"--runs_dir={tmp_path}"],
+         "--data.init_args.num_workers=0", "--model.num_classes=3", "--model.bn_batch=2", "--trainer.fast_dev_run=true",
+         f"--runs_dir={tmp_path}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]

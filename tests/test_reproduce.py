@@ -14,7 +14,7 @@ from lightning_resnet.cli import ResNetCLI, main
 from lightning_resnet.reproduce import plan
 
 # tiny runs: a few iterations of small batches, evaluated on one batch
-TINY = ("--data.init_args.batch_size=16", "--trainer.max_steps=6", "--trainer.val_check_interval=3",
+TINY = ("--data.init_args.batch_size=16", "--model.bn_batch=8", "--trainer.max_steps=6", "--trainer.val_check_interval=3",
         "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1", "--trainer.log_every_n_steps=1",
         "--trainer.enable_progress_bar=false")
 

@@ -16,9 +16,11 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 from lightning_resnet.runs import read_record
 from lightning_resnet.cli import ResNetCLI
 from lightning_resnet.data import CIFAR10DataModule
-from lightning_resnet.reporting import build_report, load_runs, spec_for
-from lightning_resnet.reporting.experiments import ordered
-from lightning_resnet.reporting.records import Run
+from lightning_resnet.paper import spec_for
+from lightning_resnet.paper.experiments import above_all, falls_along
+from lightning_resnet.reporting import build_report
+from lightning_resnet.reporting.findings import evaluate
+from lightning_resnet.runs import Run, load_runs
 from lightning_resnet.reporting.wandb_report import build_wandb_report
 from lightning_resnet.tracking import make_loggers, read_wandb_history, wandb_run_id
 
@@ -103,17 +105,44 @@ def test_report_is_a_page_with_table_and_figure_and_is_reproducible(runs_dir: Pa
     assert "| [quick](quick.md) |" in (tmp_path / "README.md").read_text()
 
 
-def fake_run(network: str, train_error: float, responses: list[float] | None = None) -> Run:
-    return Run(Path(network), {"config": {"model": {"arch": network}}}, {"train/top1_error": [(100, train_error)]}, responses)
+def fake_run(network: str, train_error: float, responses: list[float] | None = None, steps: int = 100, seed: int = 0,
+             test_error: float | None = None) -> Run:
+    arch, _, shortcut = network.partition("-")
+    record = {"config": {"model": {"arch": arch, "shortcut": shortcut or None}}, "global_step": steps, "seed": seed,
+              "final": {} if test_error is None else {"test/top1_error": test_error}}
+    return Run(Path(network), record, {"train/top1_error": [(steps, train_error)]}, responses)
 
 
-def test_findings_compare_what_ran() -> None:
-    degradation = ordered(["plain56", "plain20"], "train")
-    assert degradation([fake_run("plain20", 5.0), fake_run("plain56", 7.0)]) == (True, "plain56 7.00 > plain20 5.00")
-    assert degradation([fake_run("plain20", 8.0), fake_run("plain56", 7.0)]) == (False, "plain56 7.00 < plain20 8.00")
-    assert degradation([fake_run("plain20", 8.0)])[0] is None
-    smaller = ordered(["plain20", "resnet20"], "responses")
-    assert smaller([fake_run("plain20", 1, [2.0, 2.0]), fake_run("resnet20", 1, [1.0, 1.5])])[0] is True
+def test_findings_compare_what_ran_beyond_the_one_seed_margin() -> None:
+    degradation = falls_along("degradation", "train", "plain56", "plain20")
+    held = evaluate(degradation, [fake_run("plain20", 5.0), fake_run("plain56", 7.0)])
+    assert (held.held, held.label) == (True, "yes")
+    assert held.evidence == "plain56 7.00 > plain20 5.00 (difference +2.00, noise 1.00: one seed: stated margin)"
+    failed = evaluate(degradation, [fake_run("plain20", 9.0), fake_run("plain56", 7.0)])
+    assert (failed.held, failed.label) == (False, "**no**")
+    assert evaluate(degradation, [fake_run("plain20", 5.0), fake_run("plain56", 5.5)]).label == "within noise"
+    assert evaluate(degradation, [fake_run("plain20", 8.0)]).label == "not run"
+    smaller = falls_along("responses", "responses", "plain20", "resnet20")
+    assert evaluate(smaller, [fake_run("plain20", 1, [2.0, 2.0]), fake_run("resnet20", 1, [1.0, 1.5])]).held is True
+    # the smoke report's old "yes" for 1.012 vs 1.006 is noise now
+    assert evaluate(smaller, [fake_run("plain20", 1, [1.012]), fake_run("resnet20", 1, [1.006])]).label == "within noise"
+
+
+def test_findings_use_the_measured_seed_spread_and_never_compare_different_lengths() -> None:
+    overfits = falls_along("1202 overfits", "test", "resnet1202", "resnet110")
+    r110 = [fake_run("resnet110", 1.0, steps=320, seed=s, test_error=e) for s, e in enumerate([70.0, 76.0, 82.0, 88.0, 74.0])]
+    short_1202 = fake_run("resnet1202", 1.0, steps=64, test_error=90.0)
+    verdict = evaluate(overfits, [*r110, short_1202])
+    assert (verdict.held, verdict.label) == (None, "not comparable") and "resnet110 320, resnet1202 64" in verdict.evidence
+    same_length = evaluate(overfits, [*r110, fake_run("resnet1202", 1.0, steps=320, test_error=90.0)])
+    assert same_length.label == "within noise" and "2 x largest measured seed std" in same_length.evidence  # 12.0 < 2 x 7.07
+
+
+def test_every_option_of_a_finding_is_checked() -> None:
+    beats = above_all("every ResNet-34 beats plain-34", "train", "plain34", "resnet34-A", "resnet34-B", "resnet34-C")
+    runs = [fake_run("plain34", 30.0), fake_run("resnet34-A", 25.0), fake_run("resnet34-B", 24.0), fake_run("resnet34-C", 32.0)]
+    verdict = evaluate(beats, runs)
+    assert verdict.label == "**no**" and "plain34 30.00 < resnet34-C 32.00" in verdict.evidence
 
 
 @pytest.fixture

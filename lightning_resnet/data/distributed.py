@@ -16,8 +16,9 @@ def per_device_batch_size(global_batch: int, trainer: pl.Trainer | None, trainin
     in training, over the gradient-accumulation steps, so one optimizer step always sees ``global_batch`` images."""
     shards = batch_shards(trainer, training)
     if global_batch % shards:
+        accumulate = getattr(trainer, "accumulate_grad_batches", 1) if training else 1
         raise ValueError(
-            f"batch_size {global_batch} is the global batch and must divide evenly over {trainer.num_nodes} nodes x "
-            f"{trainer.num_devices} devices x {trainer.accumulate_grad_batches} accumulation steps; choose a multiple of {shards}."
+            f"batch_size {global_batch} is the global batch and must divide evenly over the {trainer.world_size} devices "
+            f"({trainer.num_nodes} nodes x {trainer.num_devices} devices) x {accumulate} accumulation steps; choose a multiple of {shards}."
         )
     return global_batch // shards

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 
-from .experiments import SPECS, ReportSpec, spec_for
+from ..paper import SPECS, spec_for
+from ..runs import Run, load_runs
 from .markdown import write_index, write_report
-from .paper import TABLE6, PaperResult
-from .records import Run, load_runs
 
-__all__ = ["SPECS", "TABLE6", "PaperResult", "ReportSpec", "Run", "build_report", "load_runs", "spec_for", "write_index", "write_report"]
+__all__ = ["build_report", "load_throughput", "write_index", "write_report"]
 
-
-THROUGHPUT_FILE = Path("benchmarks/results/training_throughput.json")
+# Measured training throughput: benchmarks/results/ of the source tree, installed as lightning_resnet.benchmark_results.
+THROUGHPUT_FILE = Path(str(files("lightning_resnet.benchmark_results").joinpath("training_throughput.json")))
 
 
 def load_throughput(path: Path = THROUGHPUT_FILE) -> list[dict]:

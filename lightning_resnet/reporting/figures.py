@@ -9,9 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .records import Run  # noqa: E402
+from ..runs import Run  # noqa: E402
 
-TRAIN_KEY, HELD_OUT_KEY = "train/top1_error", "val/top1_error"
+TRAIN_KEY, VAL_KEY = "train/top1_error", "val/top1_error"
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
@@ -20,8 +20,14 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_label: str = "val") -> None:
-    """One panel per (title, runs): each network's training error (thin, dashed) and held-out error (bold)."""
+def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_key: str = VAL_KEY) -> None:
+    """One panel per (title, runs): each network's training error (thin, dashed), its ``held_out_key`` curve (bold:
+    the paper's test error on CIFAR-10, centre-crop validation error on ImageNet) and, when that is not the
+    validation curve, the validation error (thin, dotted)."""
+    styles = [(TRAIN_KEY, {"lw": 0.8, "ls": "--"}), (held_out_key, {"lw": 2.2})]
+    if held_out_key != VAL_KEY:
+        styles.append((VAL_KEY, {"lw": 0.8, "ls": ":"}))
+    held_out_label = "test" if held_out_key.startswith("test") else "val"
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
     last_step = max((pts[-1][0] for _, runs in panels for r in runs for pts in r.curves.values() if pts), default=0)
     scale, unit = (1e4, "iter. (1e4)") if last_step >= 10_000 else (1, "iterations")  # the paper's axis, or plain counts
@@ -30,20 +36,21 @@ def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_
         for run in runs:
             color = colors.setdefault(run.network, f"C{len(colors)}")
             label = run.network if sum(r.network == run.network for r in runs) == 1 else f"{run.network} s{run.seed}"
-            for key, style in ((TRAIN_KEY, {"lw": 0.8, "ls": "--"}), (HELD_OUT_KEY, {"lw": 2.2})):
+            for key, style in styles:
                 points = run.curves.get(key, [])
                 if points:
                     steps, values = zip(*points)
                     marker = {"marker": "o", "ms": 4} if len(points) < 3 else {}  # a lone point would not show
                     ax.plot([s / scale for s in steps], values, color=color, **style, **marker,
-                            label=label if key == HELD_OUT_KEY else None)
+                            label=label if key == held_out_key else None)
         ax.set(title=title, xlabel=unit, ylabel="error (%)")
         if not colors:
             ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="gray")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         if colors:
-            ax.legend(title=f"dashed: training, bold: {held_out_label}", fontsize=8, title_fontsize=8)
+            dotted = ", dotted: val" if held_out_key != VAL_KEY else ""
+            ax.legend(title=f"dashed: training, bold: {held_out_label}{dotted}", fontsize=8, title_fontsize=8)
     _save(fig, path)
 
 

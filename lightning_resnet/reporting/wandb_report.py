@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .experiments import ReportSpec
+from ..paper import ReportSpec
 from .markdown import NOTICE, findings_table, results_table, scale_table
-from .records import Run
+from ..runs import Run
 
 
 def build_wandb_report(spec: ReportSpec, runs: list[Run], entity: str, project: str, preset: str | None = None):

@@ -1,0 +1,173 @@
+"""Each table and figure of the paper as data: its networks, pool, panels, numbers and qualitative findings.
+
+``reproduce`` reads what to train from here and the reporting what to show; neither defines it. Adding an
+id is one entry in :data:`SPECS` (and its YAML in ``reproductions/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..runs import experiment_folder
+from .numbers import TABLE2, TABLE3, TABLE4, TABLE6, PaperResult
+
+METRIC_NAMES = {"train": "training error", "val": "validation error", "test": "test error", "responses": "layer response std",
+                "test/ten_crop": "10-crop test", "test/multiscale": "multi-scale test"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A claim of the paper as comparisons: in each pair ``(higher, lower)`` the first network's ``metric`` is higher.
+
+    ``metric`` is ``train`` (final training error), ``val``, ``test`` or a test protocol's ``test/ten_crop``,
+    ``test/multiscale`` (final error), or ``responses`` (mean std of the Figure 7 layers).
+    """
+
+    claim: str
+    metric: str
+    pairs: tuple[tuple[str, str], ...]
+
+
+def falls_along(claim: str, metric: str, *networks: str) -> Finding:
+    """``metric`` falls strictly along ``networks`` (each higher than the next)."""
+    return Finding(claim, metric, tuple(zip(networks, networks[1:])))
+
+
+def above_all(claim: str, metric: str, reference: str, *others: str) -> Finding:
+    """``reference`` has a higher ``metric`` than every one of ``others``."""
+    return Finding(claim, metric, tuple((reference, other) for other in others))
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One table or figure: the runs it reads, what it compares and what the paper found."""
+
+    id: str
+    title: str
+    paper: dict[str, PaperResult] = field(default_factory=dict)
+    panels: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    responses: bool = False
+    findings: tuple[Finding, ...] = ()
+    networks: tuple[str, ...] = ()  # the runs `reproduce` trains for this id (empty: whatever ran)
+    seeds: tuple[tuple[str, int], ...] = ()  # networks the paper ran several times, e.g. (("resnet110", 5),)
+    pool: str | None = None  # ids with the same pool share runs: runs/<pool>-<preset>/<network>-s<seed>
+    small_scale_note: str = ""  # what cannot show in a shortened run, and how to run it in full
+    test_metric: str = "test"  # the logged test result the id reports: test, test/ten_crop or test/multiscale
+    test_protocol: str | None = None  # a test the id runs on trained runs of its pool (Table 4: multiscale)
+
+    def groups(self, preset: str | None = None) -> tuple[str, ...]:
+        """The experiment folders under ``runs/`` this report reads."""
+        return (experiment_folder(self.pool if self.pool and preset else self.id, preset),)
+
+    def seeds_for(self, network: str, at_least: int = 1) -> int:
+        return max(at_least, dict(self.seeds).get(network, 1))
+
+
+RESNET1202_NOTE = (
+    "The paper's ResNet-1202 reaches < 0.1% training error and then overfits (7.93% test error vs 6.43% for "
+    "ResNet-110). Neither can show in a run this short: it needs the full 64k-iteration schedule, "
+    "`python -m lightning_resnet reproduce table6 --preset paper --networks resnet1202`, on a GPU."
+)
+
+PLAIN = ("plain20", "plain32", "plain44", "plain56")
+RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
+TABLE2_NETS = ("plain18", "plain34", "resnet18-A", "resnet34-A")
+TABLE3_NETS = ("plain34", "resnet34-A", "resnet34-B", "resnet34-C", "resnet50", "resnet101", "resnet152")
+TABLE4_NETS = ("resnet34-B", "resnet34-C", "resnet50", "resnet101", "resnet152")
+IMAGENET_BY_DEPTH = ("resnet34-B", "resnet50", "resnet101", "resnet152")
+
+SPECS: dict[str, ReportSpec] = {
+    spec.id: spec
+    for spec in (
+        ReportSpec(
+            "fig1", "Figure 1: training and test error of plain-20 and plain-56 on CIFAR-10",
+            panels=(("plain networks", ("plain20", "plain56")),),
+            networks=("plain20", "plain56"), pool="cifar10",
+            findings=(
+                falls_along("plain-56 has higher training error than plain-20 (degradation)", "train", "plain56", "plain20"),
+                falls_along("plain-56 has higher test error than plain-20", "test", "plain56", "plain20"),
+            ),
+        ),
+        ReportSpec(
+            "fig6", "Figure 6: training on CIFAR-10, plain nets, ResNets, and ResNet-110 vs ResNet-1202",
+            panels=(("plain", PLAIN), ("ResNet", RESNETS), ("ResNet-110 vs 1202", ("resnet110", "resnet1202"))),
+            networks=(*PLAIN, *RESNETS, "resnet1202"), pool="cifar10", small_scale_note=RESNET1202_NOTE,
+            findings=(
+                falls_along("deeper plain nets have higher training error (plain-56 > plain-20)", "train", "plain56", "plain20"),
+                falls_along("deeper ResNets have lower training error (ResNet-20 > ResNet-56 > ResNet-110)", "train",
+                            "resnet20", "resnet56", "resnet110"),
+                *(falls_along(f"ResNet-{d} has lower training error than plain-{d}", "train", f"plain{d}", f"resnet{d}")
+                  for d in (20, 32, 44, 56)),
+            ),
+        ),
+        ReportSpec(
+            "table6", "Table 6: CIFAR-10 test error of ResNets",
+            paper=TABLE6,
+            panels=(("ResNets", (*RESNETS, "resnet1202")),),
+            networks=(*RESNETS, "resnet1202"), seeds=(("resnet110", 5),), pool="cifar10", small_scale_note=RESNET1202_NOTE,
+            findings=(
+                falls_along("test error falls with depth from ResNet-20 to ResNet-110", "test", *RESNETS),
+                falls_along("ResNet-1202 has higher test error than ResNet-110 (overfitting)", "test", "resnet1202", "resnet110"),
+            ),
+        ),
+        ReportSpec(
+            "fig7", "Figure 7: standard deviations of layer responses on CIFAR-10",
+            responses=True,
+            networks=("plain20", "plain56", "resnet20", "resnet56", "resnet110"), pool="cifar10",
+            findings=(
+                falls_along("ResNet-20 responds less than plain-20", "responses", "plain20", "resnet20"),
+                falls_along("ResNet-56 responds less than plain-56", "responses", "plain56", "resnet56"),
+                falls_along("deeper ResNets respond less (ResNet-20 > 56 > 110)", "responses", "resnet20", "resnet56", "resnet110"),
+            ),
+        ),
+        ReportSpec(
+            "table2", "Table 2: ImageNet top-1 error (10-crop) of plain and residual 18- and 34-layer nets",
+            paper=TABLE2, panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
+            networks=TABLE2_NETS, pool="imagenet", test_metric="test/ten_crop",
+            findings=(
+                falls_along("plain-34 has higher validation error than plain-18 (degradation)", "test/ten_crop", "plain34", "plain18"),
+                falls_along("ResNet-34 has lower validation error than ResNet-18", "test/ten_crop", "resnet18-A", "resnet34-A"),
+                falls_along("ResNet-34 has lower validation error than plain-34", "test/ten_crop", "plain34", "resnet34-A"),
+            ),
+        ),
+        ReportSpec(
+            "fig4", "Figure 4: ImageNet training curves of plain-18/34 and ResNet-18/34",
+            panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
+            networks=TABLE2_NETS, pool="imagenet", test_metric="test/ten_crop",
+            findings=(
+                falls_along("plain-34 has higher training error than plain-18", "train", "plain34", "plain18"),
+                falls_along("ResNet-34 has lower training error than ResNet-18", "train", "resnet18-A", "resnet34-A"),
+            ),
+        ),
+        ReportSpec(
+            "table3", "Table 3: ImageNet top-1/top-5 error (10-crop): shortcut options and deeper ResNets",
+            paper=TABLE3,
+            panels=(("34 layers", ("plain34", "resnet34-A", "resnet34-B", "resnet34-C")),
+                    ("bottleneck ResNets", ("resnet50", "resnet101", "resnet152"))),
+            networks=TABLE3_NETS, pool="imagenet", test_metric="test/ten_crop",
+            findings=(
+                falls_along("shortcut option A > B > C in error (projections help a little)", "test/ten_crop",
+                            "resnet34-A", "resnet34-B", "resnet34-C"),
+                falls_along("error falls with depth: ResNet-34 B > 50 > 101 > 152", "test/ten_crop", *IMAGENET_BY_DEPTH),
+                above_all("every ResNet-34 (A, B, C) beats plain-34", "test/ten_crop", "plain34", "resnet34-A", "resnet34-B", "resnet34-C"),
+            ),
+        ),
+        ReportSpec(
+            "table4", "Table 4: single-model ImageNet error under multi-scale testing",
+            paper=TABLE4, networks=TABLE4_NETS, pool="imagenet", test_metric="test/multiscale", test_protocol="multiscale",
+            findings=(
+                falls_along("error falls with depth: ResNet-34 B > 50 > 101 > 152", "test/multiscale", *IMAGENET_BY_DEPTH),
+                falls_along("option C beats option B at 34 layers", "test/multiscale", "resnet34-B", "resnet34-C"),
+            ),
+        ),
+    )
+}
+
+
+def spec_for(report_id: str) -> ReportSpec:
+    """The registered spec, or a plain table of whatever runs the id has."""
+    return SPECS.get(report_id) or ReportSpec(report_id, f"Runs of `{report_id}`", panels=(("all runs", ()),))
+
+
+def reproducible_ids() -> list[str]:
+    return [i for i, s in SPECS.items() if s.networks]

@@ -1,0 +1,86 @@
+"""Pools of runs: the ids of one dataset share their trained networks, their base config, presets and schedule.
+
+Figure 6, Table 6 and Figure 7 use the same CIFAR-10 networks, Table 2 and Figure 4 the same ImageNet ones,
+and Table 4 tests Table 3's models with its own protocol, so each network is trained once per preset,
+under ``runs/<pool>-<preset>/<network>-s<seed>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.resources import as_file, files
+from pathlib import Path
+
+CONFIG_PACKAGE = "lightning_resnet.reproductions"  # the top-level reproductions/ folder, shipped with the package
+
+
+def config_path(name: str) -> Path:
+    """The path of a reproduction config (``table6.yaml``, ``presets/smoke.yaml``), installed or in the source tree."""
+    with as_file(files(CONFIG_PACKAGE).joinpath(name)) as path:
+        if not path.is_file():
+            raise FileNotFoundError(f"no reproduction config {name!r} in {CONFIG_PACKAGE}")
+        return path
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One dataset's shared runs.
+
+    Args:
+        name: the experiment folder's stem (``cifar10`` -> ``runs/cifar10-<preset>/``).
+        dataset: the dataset's name on the pages.
+        base_config: the config every run starts from (the paper's recipe for the dataset).
+        presets: per preset, the configs added to the base (the first is the default).
+        warmup: networks trained with the ResNet-110 warm-up (LR 0.01 until the training error is below 80%).
+        caps: per preset, per network, extra arguments that keep a CPU run affordable.
+        iterations, batch, image_size: the paper-length schedule, for cost estimates.
+        held_out: the bold curve of the paper's figures (the logged key) and what it is.
+        result_note: what the errors on a page are.
+    """
+
+    name: str
+    dataset: str
+    base_config: str
+    presets: dict[str, tuple[str, ...]]
+    iterations: int
+    batch: int
+    image_size: int
+    held_out: tuple[str, str]
+    result_note: str
+    warmup: tuple[str, ...] = ()
+    caps: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    @property
+    def default_preset(self) -> str:
+        return next(iter(self.presets))
+
+    def configs(self, preset: str) -> tuple[Path, ...]:
+        return tuple(config_path(name) for name in (self.base_config, *self.presets[preset]))
+
+
+POOLS: dict[str, Pool] = {
+    pool.name: pool
+    for pool in (
+        Pool(
+            "cifar10", "CIFAR-10", "table6.yaml",
+            presets={name: (f"presets/{name}.yaml",) for name in ("smoke", "short", "paper")},
+            iterations=64_000, batch=128, image_size=32,
+            held_out=("test_curve/top1_error", "test error on the 10k test images (the paper's bold curves)"),
+            result_note="Errors in percent. Test error: the final weights on the {images} CIFAR-10 test images; val error: the "
+            "held-out split; training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
+            # Section 4.2's warm-up for ResNet-110; the paper does not say for 1202, which gets it too (see interpretations)
+            warmup=("resnet110", "resnet1202"),
+            # ResNet-1202 costs 11x ResNet-110 per image: 64 iterations keep a smoke run within ~20 min on a 2-core CPU
+            caps={"smoke": {"resnet1202": ("--trainer.max_steps=64", "--model.milestones=[32, 48]", "--trainer.val_check_interval=64")}},
+        ),
+        Pool(
+            "imagenet", "ImageNet", "table3.yaml",
+            presets={"paper": ()},  # no CPU-sized preset: the base config is Section 3.4 as it stands
+            iterations=600_000, batch=256, image_size=224,
+            held_out=("val/top1_error", "centre-crop validation error (Figure 4's bold curves)"),
+            result_note="Errors in percent. Measured: the final weights on the {images} ImageNet validation images ({protocol}), "
+            "as the paper reports; val error: one centre crop of the same images; training error: mean over the last 50 "
+            "iterations (with augmentation). Several seeds: mean ± std.",
+        ),
+    )
+}
