@@ -18,6 +18,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from jsonargparse import Namespace
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
@@ -43,6 +44,17 @@ def run_tags(config: Namespace) -> list[str]:
     kind = "plain" if model.arch.startswith("plain") else "residual"
     preset = [f"preset-{config.preset}"] if config.preset else []
     return [config.experiment, model.arch, kind, *preset, *([f"shortcut-{model.shortcut}"] if model.shortcut else []), *config.tags]
+
+
+def default_callbacks() -> list[pl.Callback]:
+    """What every run has: ``last.ckpt`` after each validation (the paper picks no best epoch, so no top-k),
+    ``interrupted.ckpt`` on an interruption, the LR curve, and Figure 7's responses at the end."""
+    return [
+        ModelCheckpoint(save_last=True, save_top_k=0),
+        InterruptCheckpoint(),
+        LearningRateMonitor(logging_interval="step"),
+        LayerResponses(),
+    ]
 
 
 class ResumeMismatchError(ValueError):
@@ -81,12 +93,14 @@ class ResNetCLI(LightningCLI):
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault("save_config_callback", RunRecord)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})  # a resumed run re-saves the same config
-        kwargs.setdefault("trainer_defaults", {"callbacks": [InterruptCheckpoint(), LayerResponses()]})
+        kwargs.setdefault("trainer_defaults", {"callbacks": default_callbacks()})
         kwargs.setdefault("trainer_class", Trainer)
         kwargs.setdefault("auto_configure_optimizers", False)  # the module owns the paper's optimizer and schedule
         super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # the DataModule owns its number of classes; the model is built for it
+        parser.link_arguments("data", "model.num_classes", compute_fn=lambda data: data.num_classes, apply_on="instantiate")
         parser.add_argument("--experiment", type=str, default="default", help="table or figure id; the W&B group")
         parser.add_argument("--preset", type=str | None, default=None, help="the preset's name (smoke, short, paper, ...): runs/<experiment>-<preset>/")
         parser.add_argument("--run_name", type=str | None, default=None, help="default: <arch>[-<shortcut>]-s<seed>")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -14,8 +15,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from lightning_resnet.callbacks import InterruptCheckpoint
-from lightning_resnet.cli import ResNetCLI
+from lightning_resnet.cli import ResNetCLI, default_callbacks
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -77,7 +77,7 @@ def test_interrupted_fit_resumes_at_the_same_iteration_and_learning_rate(tmp_pat
     first = FirstStep()
     try:
         with pytest.raises(SystemExit):  # Lightning turns Ctrl-C into a graceful shutdown and exit(1)
-            ResNetCLI(args=args, trainer_defaults={"callbacks": [InterruptCheckpoint(), StopAt(4), first]})
+            ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(4), first]})
     finally:
         signal.signal(signal.SIGINT, handler)
     run_dir = tmp_path / "table6" / "resnet8-s0"
@@ -85,17 +85,17 @@ def test_interrupted_fit_resumes_at_the_same_iteration_and_learning_rate(tmp_pat
     assert saved["global_step"] == 4
     assert (run_dir / "config.yaml").is_file() and (run_dir / "metrics.csv").is_file()
 
-    logged_steps = [line.split(",")[2] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]]
+    logged_steps = [row["step"] for row in csv.DictReader((run_dir / "metrics.csv").open())]
     assert "3" in logged_steps  # metrics up to the interruption were written
 
     resumed = FirstStep()
-    cli = ResNetCLI(args=[*args, "--ckpt_path=last"], trainer_defaults={"callbacks": [InterruptCheckpoint(), resumed]})
+    cli = ResNetCLI(args=[*args, "--ckpt_path=last"], trainer_defaults={"callbacks": [*default_callbacks(), resumed]})
     assert min(resumed.lrs) == 4 and cli.trainer.global_step == 7
     assert first.lrs == pytest.approx({0: 0.1, 1: 0.1, 2: 0.1, 3: 0.01})
     assert resumed.lrs == pytest.approx({4: 0.01, 5: 0.001, 6: 0.001})
     assert not (run_dir / "checkpoints" / "interrupted.ckpt").exists()  # removed once the run finished
     assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 7
-    steps = {line.split(",")[2] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
+    steps = {row["step"] for row in csv.DictReader((run_dir / "metrics.csv").open())}
     assert {"0", "1", "2", "3", "4", "5", "6"} <= steps  # the interrupted segment's rows survive the resume
 
 

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 # the protocols at a small size, so the networks run fast on a CPU
 SMALL = {"train_scale": (40, 56), "crop_size": 32, "test_side": 36, "multiscale_sides": (32, 40), "num_workers": 0}
 SMALL_ARGS = ("--data.init_args.train_scale=[40, 56]", "--data.init_args.crop_size=32", "--data.init_args.test_side=36",
-              "--data.init_args.multiscale_sides=[32, 40]", "--data.init_args.num_workers=0", "--model.num_classes=3",
+              "--data.init_args.multiscale_sides=[32, 40]", "--data.init_args.num_workers=0",
               "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1", "--model.bn_batch=2")
 
 
@@ -88,9 +88,11 @@ def test_ten_crop_is_four_corners_and_centre_of_the_256_image_and_of_its_mirror(
     assert torch.equal(views[5], views[1].flip(-1))  # the mirror's top-left corner is the top-right corner, flipped
 
 
-def test_multiscale_views_are_the_whole_image_at_each_shorter_side_and_its_flip() -> None:
-    views = multiscale_views(gradient_image(300, 400))
-    assert [tuple(v.shape[1:]) for v in views[::2]] == [(224, 298), (256, 341), (384, 512), (480, 640), (640, 853)]
+def test_multiscale_views_are_the_whole_image_at_each_shorter_side_and_flips_only_on_request() -> None:
+    sizes = [(224, 298), (256, 341), (384, 512), (480, 640), (640, 853)]
+    assert [tuple(v.shape[1:]) for v in multiscale_views(gradient_image(300, 400))] == sizes  # Section 3.4: no flips
+    views = multiscale_views(gradient_image(300, 400), flips=True)
+    assert [tuple(v.shape[1:]) for v in views[::2]] == sizes
     for view, flipped in zip(views[::2], views[1::2]):
         assert torch.equal(flipped, view.flip(-1))
 
@@ -143,8 +145,8 @@ def test_datamodule_reads_class_folders_and_serves_each_protocol(image_tree: Pat
         assert labels.tolist() == [0, 0, 1]  # val/<wnid> folders in sorted order, two images each
     assert dm.classes == list(WNIDS[:3]) and len(dm.train_set) == 12 and len(dm.val_set) == 6
     assert shapes["center"] == (3, 3, 32, 32) and shapes["ten_crop"] == (3, 10, 3, 32, 32)
-    # val image 0 of class 0 is 300x400: shorter sides 32 and 40 (long sides rounded down), each with its flip
-    assert shapes["multiscale"][0] == [(3, 32, 42), (3, 32, 42), (3, 40, 53), (3, 40, 53)]
+    # val image 0 of class 0 is 300x400: shorter sides 32 and 40 (long sides rounded down), no flips by default
+    assert shapes["multiscale"][0] == [(3, 32, 42), (3, 40, 53)]
 
     train_images, train_labels = next(iter(dm.train_dataloader()))
     assert train_images.shape == (4, 3, 32, 32) and train_images.dtype == torch.uint8  # uint8 crosses to the device
@@ -200,7 +202,7 @@ def test_table3_config_fits_as_written(image_tree: Path, tmp_path: Path) -> None
     result = subprocess.run(
         [sys.executable, "-m", "lightning_resnet", "fit", "--config", str(REPO / "reproductions" / "table3.yaml"),
          f"--data.init_args.data_dir={image_tree}", "--data.init_args.batch_size=4", "--data.init_args.eval_batch_size=2",
-         "--data.init_args.num_workers=0", "--model.num_classes=3", "--model.bn_batch=2", "--trainer.fast_dev_run=true",
+         "--data.init_args.num_workers=0", "--model.bn_batch=2", "--trainer.fast_dev_run=true",
          f"--runs_dir={tmp_path}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
@@ -271,9 +273,10 @@ def test_ddp_on_two_cpu_processes_splits_the_data_and_keeps_the_weights_identica
     (tmp_path / "probe.py").write_text(PROBE)
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     result = subprocess.run(
-        [sys.executable, "-m", "lightning_resnet", "fit", "--config", str(REPO / "reproductions" / "table2.yaml"),
+        [sys.executable, "-m", "lightning_resnet", "fit", "--config", str(REPO / "reproductions" / "table3.yaml"),
+         "--config", str(REPO / "reproductions" / "table2.yaml"),
          "--model.arch=resnet18", f"--data.init_args.data_dir={tree}", "--data.init_args.batch_size=4", *SMALL_ARGS,
-         "--model.num_classes=2", "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
+         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
          "--trainer.max_steps=3", "--trainer.limit_val_batches=1", "--test_after_fit=false", f"--runs_dir={tmp_path / 'runs'}",
          "--trainer.callbacks+=probe.ShardProbe", f"--trainer.callbacks.out={tmp_path}"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import signal
 from pathlib import Path
 
 import pytest
 from pytorch_lightning.callbacks import Callback
 
-from lightning_resnet.callbacks import InterruptCheckpoint
 from lightning_resnet.runs import read_record
-from lightning_resnet.cli import ResNetCLI, main
+from lightning_resnet.cli import ResNetCLI, default_callbacks, main
 from lightning_resnet.reproduce import plan
 
 # tiny runs: a few iterations of small batches, evaluated on one batch
@@ -58,7 +58,7 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp
     handler = signal.getsignal(signal.SIGINT)
     try:  # plain56 is interrupted after 2 iterations
         with pytest.raises(SystemExit):
-            ResNetCLI(args=list(runs[1].args), trainer_defaults={"callbacks": [InterruptCheckpoint(), StopAt()]})
+            ResNetCLI(args=list(runs[1].args), trainer_defaults={"callbacks": [*default_callbacks(), StopAt()]})
     finally:
         signal.signal(signal.SIGINT, handler)
     assert read_record(runs[1].run_dir)["status"] == "running"
@@ -69,7 +69,7 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp
     assert "2 runs, 0 finished, 2 to train" in out and "wrote" in out
     resumed = (runs[1].run_dir / "metrics.csv").read_text()
     assert all(read_record(r.run_dir)["status"] == "finished" and read_record(r.run_dir)["global_step"] == 6 for r in runs)
-    steps = [int(line.split(",")[2]) for line in resumed.splitlines()[1:] if line.split(",")[2]]
+    steps = [int(row["step"]) for row in csv.DictReader(resumed.splitlines()) if row["step"]]
     assert sorted(set(steps)) == list(range(6)) + [6]  # 0..5 logged once each across both segments, test at 6
 
     page = (tmp_path / "reports" / "fig1-smoke.md").read_text()

@@ -40,6 +40,7 @@ from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
 from .cifar10 import DATA_DIR_ENV, DatasetError
 from .distributed import per_device_batch_size
+from .stream import run_seed, stream_key
 from .views import (
     IMAGENET_MEAN, MULTISCALE_SIDES, PCA_BASIS, PROTOCOLS, Protocol, center_view, multiscale_views, normalize, pca_lighting,
     ten_crop_views, train_view,
@@ -108,6 +109,7 @@ class ImageNetDataModule(pl.LightningDataModule):
         crop_size: training and test crop (224).
         test_side: shorter side for the centre and 10-crop views (256).
         multiscale_sides: shorter sides of the multi-scale protocol (224, 256, 384, 480, 640).
+        multiscale_flips: also score the mirror image at each scale (off: Section 3.4 names no flips).
         val_protocol, test_protocol: ``center``, ``ten_crop`` or ``multiscale``.
         color_augmentation: AlexNet's PCA lighting noise during training.
         decode_on_device: decode JPEGs on the training device (the GPU) instead of in the workers.
@@ -123,6 +125,7 @@ class ImageNetDataModule(pl.LightningDataModule):
         crop_size: int = 224,
         test_side: int = 256,
         multiscale_sides: Sequence[int] = MULTISCALE_SIDES,
+        multiscale_flips: bool = False,
         val_protocol: Protocol = "center",
         test_protocol: Protocol = "ten_crop",
         color_augmentation: bool = True,
@@ -147,7 +150,7 @@ class ImageNetDataModule(pl.LightningDataModule):
             return train_view(hp.train_scale, hp.crop_size)
         protocol = hp.val_protocol if stage == "val" else hp.test_protocol
         if protocol == "multiscale":
-            return partial(multiscale_views, sides=tuple(hp.multiscale_sides))
+            return partial(multiscale_views, sides=tuple(hp.multiscale_sides), flips=hp.multiscale_flips)
         return partial(ten_crop_views if protocol == "ten_crop" else center_view, side=hp.test_side, crop=hp.crop_size)
 
     def prepare_data(self) -> None:
@@ -226,5 +229,22 @@ class ImageNetDataModule(pl.LightningDataModule):
             self.mean, self.pca_basis = self.mean.to(labels.device), self.pca_basis.to(labels.device)
         images = normalize(images, self.mean)
         if stage == "train" and self.hparams.color_augmentation:
-            images = pca_lighting(images, self.pca_basis)
+            images = pca_lighting(images, self.pca_basis, generator=self._noise_generator(labels.device))
         return images, labels
+
+    def _noise_generator(self, device: torch.device) -> torch.Generator:
+        """The colour noise of this batch: drawn from (seed, rank, batch), so DDP ranks never repeat each other's
+        noise and a resumed run draws what an uninterrupted one would (crops and flips come from Lightning's
+        per-rank, per-worker seeding)."""
+        trainer = self.trainer
+        batch = trainer.fit_loop.epoch_loop.total_batch_idx if isinstance(trainer, pl.Trainer) else 0
+        key = stream_key(run_seed(), getattr(trainer, "global_rank", 0), batch)
+        return torch.Generator(device).manual_seed(key)
+
+    @property
+    def num_classes(self) -> int:
+        """Class folders under ``val/`` of the class-folder layout (a subset in tests), else ImageNet's 1000."""
+        val = self.data_dir / "val"
+        if find_layout(self.data_dir) == "folders":
+            return sum(1 for p in val.iterdir() if p.is_dir())
+        return 1000

@@ -46,12 +46,13 @@ def ten_crop_views(image: torch.Tensor, side: int = 256, crop: int = 224) -> tor
     return torch.stack(F.ten_crop(F.resize(image, side, antialias=True), [crop, crop]))
 
 
-def multiscale_views(image: torch.Tensor, sides: Sequence[int] = MULTISCALE_SIDES) -> list[torch.Tensor]:
-    """Table 4: the whole image at each shorter side and its flip, for fully-convolutional scoring."""
+def multiscale_views(image: torch.Tensor, sides: Sequence[int] = MULTISCALE_SIDES, flips: bool = False) -> list[torch.Tensor]:
+    """Table 4 (Section 3.4): the whole image at each shorter side, for fully-convolutional scoring; with ``flips``
+    also each one's mirror image (the paper names no flips for this protocol, unlike 10-crop)."""
     views = []
     for side in sides:
         resized = F.resize(image, side, antialias=True)
-        views += [resized, resized.flip(-1)]
+        views += [resized, resized.flip(-1)] if flips else [resized]
     return views
 
 
