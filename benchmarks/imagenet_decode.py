@@ -17,8 +17,8 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -57,9 +57,13 @@ def loader_rate(data_dir: Path, workers: int, batches: int, batch_size: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=None, help="an ImageNet folder with train/<wnid>/ (default: generated JPEGs)")
+    parser.add_argument(
+        "--data-dir", default=None, help="an ImageNet folder with train/<wnid>/ (default: generated JPEGs)"
+    )
     parser.add_argument("--images", type=int, default=300, help="images timed per measurement")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="DataLoader workers for the loader measurement")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count(), help="DataLoader workers for the loader measurement"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(1)
@@ -67,11 +71,19 @@ def main() -> None:
         if args.data_dir:
             root = Path(args.data_dir)
         else:
-            root = write_image_tree(Path(tmp) / "imagenet", classes=3, per_class={"train": args.images // 3 + 1, "val": 1}, sizes=[(375, 500)])
+            root = write_image_tree(
+                Path(tmp) / "imagenet",
+                classes=3,
+                per_class={"train": args.images // 3 + 1, "val": 1},
+                sizes=[(375, 500)],
+            )
         paths = sorted(str(p) for p in (root / "train").rglob("*") if p.is_file())[: args.images]
         augment = train_view()
-        print(f"# ImageNet decode + augment, {len(paths)} images from {'generated 500x375 JPEGs' if not args.data_dir else root}; "
-              f"{platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}\n")
+        print(
+            f"# ImageNet decode + augment, {len(paths)} images from "
+            f"{'generated 500x375 JPEGs' if not args.data_dir else root}; "
+            f"{platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}\n"
+        )
         print("| work per image | images/s per core |")
         print("|---|---|")
         for name, work in (
@@ -83,9 +95,14 @@ def main() -> None:
         ):
             print(f"| {name} | {per_core_rate(paths, work):,.0f} |", flush=True)
         rate = loader_rate(root, args.workers, batches=max(len(paths) // 32, 4), batch_size=32)
-        print(f"\nTraining DataLoader, {args.workers} workers (batch 32): {rate:,.0f} images/s in all, "
-              f"{rate / max(args.workers, 1):,.0f} per worker.")
-        print(f"At that rate, one GPU that trains ResNet-50 at N images/s needs about N / {rate / max(args.workers, 1):,.0f} such cores.")
+        print(
+            f"\nTraining DataLoader, {args.workers} workers (batch 32): {rate:,.0f} images/s in all, "
+            f"{rate / max(args.workers, 1):,.0f} per worker."
+        )
+        print(
+            "At that rate, one GPU that trains ResNet-50 at N images/s needs about N / "
+            f"{rate / max(args.workers, 1):,.0f} such cores."
+        )
 
 
 if __name__ == "__main__":

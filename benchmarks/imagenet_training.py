@@ -20,12 +20,12 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from timing import sgd_images_per_second
 
 from lightning_resnet import ImageClassifier
 from lightning_resnet.models.costs import forward_macs
 from lightning_resnet.paper.experiments import TABLE2_NETS, TABLE3_NETS
 from lightning_resnet.runs import split_network
-from timing import sgd_images_per_second
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training_throughput.json"
 
@@ -49,7 +49,9 @@ def merge(entries: list[dict], path: Path = RESULTS) -> None:
     key = lambda e: (e["network"], e["hardware"], e["precision"])  # noqa: E731
     old = json.loads(path.read_text()) if path.is_file() else []
     fresh = {key(e) for e in entries}
-    merged = sorted([e for e in old if key(e) not in fresh] + entries, key=lambda e: (e["hardware"], e["precision"], e["network"]))
+    merged = sorted(
+        [e for e in old if key(e) not in fresh] + entries, key=lambda e: (e["hardware"], e["precision"], e["network"])
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(merged, indent=1) + "\n")
 
@@ -58,10 +60,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--networks", nargs="+", default=list(dict.fromkeys(TABLE2_NETS + TABLE3_NETS)))
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"], help="bf16-mixed runs channels_last")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: 256 on a GPU (the paper's batch), 16 on a CPU")
+    parser.add_argument(
+        "--precision", default="32-true", choices=["32-true", "bf16-mixed"], help="bf16-mixed runs channels_last"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: 256 on a GPU (the paper's batch), 16 on a CPU"
+    )
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 20 on a GPU, 3 on a CPU)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 5 on a GPU, 1 on a CPU)")
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="untimed steps first (default: 5 on a GPU, 1 on a CPU)"
+    )
     parser.add_argument("--no-save", action="store_true", help=f"print only; do not update {RESULTS.name}")
     args = parser.parse_args()
 
@@ -71,7 +79,10 @@ def main() -> None:
     steps, warmup = args.steps or (20 if gpu else 3), args.warmup if args.warmup is not None else (5 if gpu else 1)
     hardware = hardware_name(device)
     torch.backends.cudnn.benchmark = True
-    print(f"# ImageNet training throughput at 224x224, batch {batch}, {args.precision}, {steps} timed steps after {warmup}; {hardware}; torch {torch.__version__}\n")
+    print(
+        f"# ImageNet training throughput at 224x224, batch {batch}, {args.precision}, {steps} timed steps after "
+        f"{warmup}; {hardware}; torch {torch.__version__}\n"
+    )
     print("| network | forward GMACs | images/s | achieved TFLOP/s (3 x forward) |")
     print("|---|---|---|---|")
     entries = []
@@ -80,8 +91,18 @@ def main() -> None:
         rate = training_rate(network, device, args.precision, batch, steps, warmup)
         macs = forward_macs(*split_network(network), size=224)
         print(f"| {network} | {macs / 1e9:.2f} | {rate:,.1f} | {rate * 6 * macs / 1e12:.2f} |", flush=True)
-        entries.append({"network": network, "hardware": hardware, "precision": args.precision, "batch": batch, "steps": steps,
-                        "images_per_second": round(rate, 2), "torch": torch.__version__, "date": date.today().isoformat()})
+        entries.append(
+            {
+                "network": network,
+                "hardware": hardware,
+                "precision": args.precision,
+                "batch": batch,
+                "steps": steps,
+                "images_per_second": round(rate, 2),
+                "torch": torch.__version__,
+                "date": date.today().isoformat(),
+            }
+        )
         if gpu:
             torch.cuda.empty_cache()
     if not args.no_save:

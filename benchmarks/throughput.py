@@ -16,9 +16,9 @@ import time
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+from timing import sgd_images_per_second, sync
 
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
-from timing import sgd_images_per_second, sync
 
 
 class _FakeTrainer:
@@ -45,7 +45,9 @@ def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> fl
     return steps * images.shape[0] / (time.perf_counter() - start)
 
 
-def plain_loop(dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int) -> float:
+def plain_loop(
+    dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int
+) -> float:
     module = ImageClassifier(arch, channels_last=precision != "32-true").to(device)
     return sgd_images_per_second(module, batches(dm, device), precision, device, steps, warmup)
 
@@ -64,12 +66,22 @@ class StepTimer(Callback):
         self.end = time.perf_counter()
 
 
-def lightning_loop(dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int) -> float:
+def lightning_loop(
+    dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int
+) -> float:
     dm.trainer = None
     timer = StepTimer(warmup)
     trainer = pl.Trainer(
-        accelerator=device.type, devices=1, precision=precision, max_steps=warmup + steps, limit_val_batches=0,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+        accelerator=device.type,
+        devices=1,
+        precision=precision,
+        max_steps=warmup + steps,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
     )
     trainer.fit(ImageClassifier(arch, channels_last=precision != "32-true"), datamodule=dm)
     return steps * dm.hparams.batch_size / (timer.end - timer.start)
@@ -77,9 +89,13 @@ def lightning_loop(dm: CIFAR10DataModule, arch: str, precision: str, device: tor
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=None, help="folder holding cifar-10-batches-py (default: $LIGHTNING_RESNET_DATA)")
+    parser.add_argument(
+        "--data-dir", default=None, help="folder holding cifar-10-batches-py (default: $LIGHTNING_RESNET_DATA)"
+    )
     parser.add_argument("--archs", nargs="+", default=["resnet20", "resnet56", "resnet110"])
-    parser.add_argument("--precisions", nargs="+", default=["32-true", "bf16-mixed"], help="bf16-mixed runs channels_last")
+    parser.add_argument(
+        "--precisions", nargs="+", default=["32-true", "bf16-mixed"], help="bf16-mixed runs channels_last"
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
@@ -91,9 +107,19 @@ def main() -> None:
     dm = CIFAR10DataModule(data_dir=args.data_dir, batch_size=args.batch_size)
     dm.prepare_data()
     dm.setup("fit")
-    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    print(f"# CIFAR-10 training throughput, batch {args.batch_size}, {args.steps} timed steps after {args.warmup}; {hardware}; torch {torch.__version__}\n")
-    print(f"(a) data pipeline alone (gather + mean + pad-crop + flip): {data_pipeline(dm, device, max(args.steps, 20) * 5):,.0f} images/s\n")
+    hardware = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"# CIFAR-10 training throughput, batch {args.batch_size}, {args.steps} timed steps after {args.warmup}; "
+        f"{hardware}; torch {torch.__version__}\n"
+    )
+    print(
+        "(a) data pipeline alone (gather + mean + pad-crop + flip): "
+        f"{data_pipeline(dm, device, max(args.steps, 20) * 5):,.0f} images/s\n"
+    )
     print("| network | precision | (b) Lightning step, img/s | (c) plain PyTorch loop, img/s | Lightning overhead |")
     print("|---|---|---|---|---|")
     for arch in args.archs:
@@ -101,7 +127,10 @@ def main() -> None:
             plain = plain_loop(dm, arch, precision, device, args.steps, args.warmup)
             light = lightning_loop(dm, arch, precision, device, args.steps, args.warmup)
             layout = " + channels_last" if precision != "32-true" else ""
-            print(f"| {arch} | {precision}{layout} | {light:,.0f} | {plain:,.0f} | {100 * (plain / light - 1):+.1f}% |", flush=True)
+            print(
+                f"| {arch} | {precision}{layout} | {light:,.0f} | {plain:,.0f} | {100 * (plain / light - 1):+.1f}% |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

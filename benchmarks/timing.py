@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -18,12 +18,18 @@ def sync(device: torch.device) -> None:
 
 
 def sgd_images_per_second(
-    module: ImageClassifier, batches: Iterator[tuple[torch.Tensor, torch.Tensor]], precision: str, device: torch.device,
-    steps: int, warmup: int,
+    module: ImageClassifier,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    precision: str,
+    device: torch.device,
+    steps: int,
+    warmup: int,
 ) -> float:
     """Forward + backward + the module's SGD step on ``batches``, timed over ``steps`` after ``warmup`` untimed ones."""
     optimizer = module.configure_optimizers()["optimizer"]
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16-mixed" else contextlib.nullcontext()
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16-mixed" else contextlib.nullcontext()
+    )
     seen = 0
     for i in range(warmup + steps):
         if i == warmup:

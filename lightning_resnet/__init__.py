@@ -1,4 +1,5 @@
-"""lightning-resnet: the networks and experiments of He et al., "Deep Residual Learning for Image Recognition" (2015)."""
+"""lightning-resnet: the networks and experiments of He et al., "Deep Residual Learning for Image Recognition"
+(2015)."""
 
 from .data import CIFAR10DataModule, ImageNetDataModule
 from .models import create_model, list_models

@@ -23,6 +23,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
+from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
@@ -30,7 +31,6 @@ from .module import ImageClassifier
 from .paper import SPECS, spec_for
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report
-from . import runs
 from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode
 
 
@@ -43,7 +43,14 @@ def run_tags(config: Namespace) -> list[str]:
     model = config.model
     kind = "plain" if model.arch.startswith("plain") else "residual"
     preset = [f"preset-{config.preset}"] if config.preset else []
-    return [config.experiment, model.arch, kind, *preset, *([f"shortcut-{model.shortcut}"] if model.shortcut else []), *config.tags]
+    return [
+        config.experiment,
+        model.arch,
+        kind,
+        *preset,
+        *([f"shortcut-{model.shortcut}"] if model.shortcut else []),
+        *config.tags,
+    ]
 
 
 def default_callbacks() -> list[pl.Callback]:
@@ -100,9 +107,16 @@ class ResNetCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # the DataModule owns its number of classes; the model is built for it
-        parser.link_arguments("data", "model.num_classes", compute_fn=lambda data: data.num_classes, apply_on="instantiate")
+        parser.link_arguments(
+            "data", "model.num_classes", compute_fn=lambda data: data.num_classes, apply_on="instantiate"
+        )
         parser.add_argument("--experiment", type=str, default="default", help="table or figure id; the W&B group")
-        parser.add_argument("--preset", type=str | None, default=None, help="the preset's name (smoke, short, paper, ...): runs/<experiment>-<preset>/")
+        parser.add_argument(
+            "--preset",
+            type=str | None,
+            default=None,
+            help="the preset's name (smoke, short, paper, ...): runs/<experiment>-<preset>/",
+        )
         parser.add_argument("--run_name", type=str | None, default=None, help="default: <arch>[-<shortcut>]-s<seed>")
         parser.add_argument("--runs_dir", type=str, default="runs", help="root of all run directories")
         parser.add_argument("--project", type=str, default=DEFAULT_PROJECT, help="W&B project")
@@ -114,7 +128,9 @@ class ResNetCLI(LightningCLI):
 
     def run_dir(self) -> Path:
         config = self._subconfig()
-        return runs.run_dir(config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config))
+        return runs.run_dir(
+            config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config)
+        )
 
     def _resolve_last(self, run_dir: Path) -> bool:
         """Turn ``--ckpt_path last`` into this run's newest checkpoint; True when the run resumes."""
@@ -137,7 +153,9 @@ class ResNetCLI(LightningCLI):
             kwargs["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
             config = self._subconfig()
-            kwargs["logger"] = make_loggers(run_dir, config.experiment, run_dir.name, run_tags(config), config.project, resuming)
+            kwargs["logger"] = make_loggers(
+                run_dir, config.experiment, run_dir.name, run_tags(config), config.project, resuming
+            )
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
         return super().instantiate_trainer(**kwargs)
@@ -183,7 +201,9 @@ def report_command(argv: list[str]) -> None:
     parser.add_argument("--runs_dir", default="runs", type=Path)
     parser.add_argument("--reports_dir", default="reports", type=Path)
     parser.add_argument("--wandb", action="store_true", help="also save a W&B Report (default: when logged in to W&B)")
-    parser.add_argument("--entity", default=os.environ.get("WANDB_ENTITY"), help="W&B entity (default: $WANDB_ENTITY or your default)")
+    parser.add_argument(
+        "--entity", default=os.environ.get("WANDB_ENTITY"), help="W&B entity (default: $WANDB_ENTITY or your default)"
+    )
     parser.add_argument("--project", default=DEFAULT_PROJECT)
     parser.add_argument("--preset", default=None, help="report the shared runs of `reproduce --preset` (smoke, paper)")
     options = parser.parse_args(argv)
@@ -192,11 +212,16 @@ def report_command(argv: list[str]) -> None:
     if not (options.wandb or wandb_mode() == "online"):
         return
     if not wandb_logged_in():
-        raise ValueError("a W&B Report needs a W&B login (run `wandb login`, then `wandb sync` the offline runs); the Markdown report was written")
+        raise ValueError(
+            "a W&B Report needs a W&B login (run `wandb login`, then `wandb sync` the offline runs); the Markdown "
+            "report was written"
+        )
     import wandb
 
     entity = options.entity or wandb.Api().default_entity
-    report = build_wandb_report(spec_for(options.id), runs, entity=entity, project=options.project, preset=options.preset)
+    report = build_wandb_report(
+        spec_for(options.id), runs, entity=entity, project=options.project, preset=options.preset
+    )
     report.save()
     print(f"saved W&B Report {report.url}")
 

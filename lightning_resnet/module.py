@@ -89,7 +89,11 @@ class ImageClassifier(pl.LightningModule):
         # one set per stage and test protocol, so a run can hold its 10-crop and multi-scale results side by side
         stages = (*EVAL_STREAMS, "test")
         self.eval_metrics = nn.ModuleDict(
-            {f"{stage}_{protocol}": error_metrics(num_classes, prefix=metric_prefix(stage, protocol)) for stage in stages for protocol in PROTOCOLS}
+            {
+                f"{stage}_{protocol}": error_metrics(num_classes, prefix=metric_prefix(stage, protocol))
+                for stage in stages
+                for protocol in PROTOCOLS
+            }
         )
 
     def setup(self, stage: str) -> None:
@@ -113,7 +117,8 @@ class ImageClassifier(pl.LightningModule):
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at iteration {self.global_step}. Nothing was saved from this step; "
-                "resume from the last checkpoint (--ckpt_path last) with a lower model.lr, or with trainer.precision=32 "
+                "resume from the last checkpoint (--ckpt_path last) with a lower model.lr, or with "
+                "trainer.precision=32 "
                 "if you trained in reduced precision."
             )
         self.train_error.update(logits.detach(), labels)
@@ -149,11 +154,17 @@ class ImageClassifier(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = make_sgd(self.parameters(), hp.momentum_form, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
+        optimizer = make_sgd(
+            self.parameters(), hp.momentum_form, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+        )
         if hp.lr_schedule == "multistep":
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(hp.milestones), gamma=hp.lr_decay)
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(
+                optimizer, milestones=list(hp.milestones), gamma=hp.lr_decay
+            )
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=hp.lr_decay, patience=hp.plateau_patience)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=hp.lr_decay, patience=hp.plateau_patience
+        )
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": "val/top1_error", "strict": True},

@@ -14,7 +14,7 @@ Every view gets equal weight; the softmax is averaged over an image's views.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -33,7 +33,7 @@ class CaffeSGD(Optimizer):
                 continue
             steps = torch._foreach_add([p.grad for p in params], params, alpha=group["weight_decay"])
             velocities = []
-            for p, step in zip(params, steps):
+            for p in params:
                 state = self.state[p]
                 if "momentum_buffer" not in state:  # Caffe's history starts at zero
                     state["momentum_buffer"] = torch.zeros_like(p)

@@ -55,7 +55,8 @@ def network_args(network: str) -> list[str]:
 
 
 def resolve_preset(report_id: str, preset: str | None) -> str:
-    """``preset``, checked against the id's pool; by default the pool's first (smoke for CIFAR-10, paper for ImageNet)."""
+    """``preset``, checked against the id's pool; by default the pool's first (smoke for CIFAR-10, paper for
+    ImageNet)."""
     pool = POOLS.get(spec_for(report_id).pool or "")
     presets = pool.presets if pool else {}
     preset = preset or next(iter(presets), "")
@@ -88,7 +89,9 @@ def plan(
     network; ``networks`` (comma-separated) restricts it to some of the id's networks."""
     spec = spec_for(report_id)
     if not spec.networks or spec.pool not in POOLS:
-        raise ValueError(f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(reproducible_ids())}")
+        raise ValueError(
+            f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(reproducible_ids())}"
+        )
     pool = POOLS[spec.pool]
     preset = resolve_preset(report_id, preset)
     experiment = pool.name
@@ -103,7 +106,11 @@ def plan(
             if network in pool.warmup:
                 args.append("--trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup")
             args.extend(pool.caps.get(preset, {}).get(network, ()))
-            evaluate = ("test", *common, f"--data.init_args.test_protocol={spec.test_protocol}", "--ckpt_path=last", *extra) if spec.test_protocol else ()
+            evaluate = (
+                ("test", *common, f"--data.init_args.test_protocol={spec.test_protocol}", "--ckpt_path=last", *extra)
+                if spec.test_protocol
+                else ()
+            )
             run_dir = run_layout.run_dir(runs_dir, experiment, preset, run_layout.run_name(network, seed))
             runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{spec.test_metric}/top1_error"))
     return runs
@@ -134,29 +141,55 @@ def launch(runs: list[PlannedRun], launcher: str, cluster: str | None, folder: P
 
 def reproduce_command(argv: list[str]) -> None:
     """``python -m lightning_resnet reproduce <id> [--preset smoke|paper] [--seeds N] [-- extra CLI overrides]``."""
-    parser = argparse.ArgumentParser(prog="python -m lightning_resnet reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m lightning_resnet reproduce",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("id", help=f"table/figure id: {', '.join(reproducible_ids())}")
-    parser.add_argument("--preset", default=None, help="smoke (CIFAR-10 only, the default there): CPU-sized; paper: the paper's recipe exactly")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per network (at least what the paper ran, e.g. 5 for ResNet-110 in Table 6)")
+    parser.add_argument(
+        "--preset",
+        default=None,
+        help="smoke (CIFAR-10 only, the default there): CPU-sized; paper: the paper's recipe exactly",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="seeds per network (at least what the paper ran, e.g. 5 for ResNet-110 in Table 6)",
+    )
     parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
     parser.add_argument("--reports_dir", type=Path, default=Path("reports"))
     parser.add_argument("--launcher", choices=["sequential", "submitit"], default="sequential")
-    parser.add_argument("--cluster", choices=["local", "slurm", "debug"], default=None, help="submitit cluster (default: SLURM when available)")
+    parser.add_argument(
+        "--cluster",
+        choices=["local", "slurm", "debug"],
+        default=None,
+        help="submitit cluster (default: SLURM when available)",
+    )
     parser.add_argument("--slurm_partition", default=None)
     parser.add_argument("--gpus_per_node", type=int, default=1, help="GPUs (one DDP process each) per node, per run")
     parser.add_argument("--nodes", type=int, default=1, help="nodes per run (multi-node DDP)")
     parser.add_argument("--timeout_min", type=int, default=24 * 60)
-    parser.add_argument("--networks", default=None, help="comma-separated subset of the id's networks, e.g. resnet20,plain20")
+    parser.add_argument(
+        "--networks", default=None, help="comma-separated subset of the id's networks, e.g. resnet20,plain20"
+    )
     parser.add_argument("--dry_run", action="store_true", help="print the runs and their state, train nothing")
     argv, extra = (argv[: argv.index("--")], tuple(argv[argv.index("--") + 1 :])) if "--" in argv else (argv, ())
     options = parser.parse_args(argv)
-    if options.launcher == "submitit" and options.cluster in (None, "slurm") and options.gpus_per_node * options.nodes > 1:
+    if (
+        options.launcher == "submitit"
+        and options.cluster in (None, "slurm")
+        and options.gpus_per_node * options.nodes > 1
+    ):
         extra = (f"--trainer.devices={options.gpus_per_node}", f"--trainer.num_nodes={options.nodes}", *extra)
 
     runs = plan(options.id, options.preset, options.seeds, options.runs_dir, extra, options.networks)
     preset = resolve_preset(options.id, options.preset)
     todo = [run for run in runs if not run.finished]
-    print(f"{options.id} ({preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True)
+    print(
+        f"{options.id} ({preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True
+    )
     if options.dry_run:
         for run in runs:
             state = "done " if run.finished else "todo "
@@ -166,7 +199,18 @@ def reproduce_command(argv: list[str]) -> None:
     slurm = {"timeout_min": options.timeout_min}
     if options.cluster in (None, "slurm"):
         # one task per GPU: Lightning reads the ranks of its DDP processes from SLURM
-        slurm.update(slurm_partition=options.slurm_partition, gpus_per_node=options.gpus_per_node, tasks_per_node=options.gpus_per_node, nodes=options.nodes)
-    launch(todo, options.launcher, options.cluster, options.runs_dir / ".submitit", {k: v for k, v in slurm.items() if v is not None})
+        slurm.update(
+            slurm_partition=options.slurm_partition,
+            gpus_per_node=options.gpus_per_node,
+            tasks_per_node=options.gpus_per_node,
+            nodes=options.nodes,
+        )
+    launch(
+        todo,
+        options.launcher,
+        options.cluster,
+        options.runs_dir / ".submitit",
+        {k: v for k, v in slurm.items() if v is not None},
+    )
     page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=preset)
     print(f"wrote {page} from {len(used)} runs")

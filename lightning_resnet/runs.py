@@ -76,7 +76,9 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
 
 # DataModule settings that do not change what is trained (where the data sit, how fast they load, what
 # the final test reports): they may differ between a run and its resumption.
-NOT_DEFINING = frozenset({"data_dir", "download", "num_workers", "eval_batch_size", "decode_on_device", "test_protocol", "test_curve"})
+NOT_DEFINING = frozenset(
+    {"data_dir", "download", "num_workers", "eval_batch_size", "decode_on_device", "test_protocol", "test_curve"}
+)
 
 
 def definition_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

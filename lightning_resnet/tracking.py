@@ -130,13 +130,18 @@ def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
     ``wandb leet inspect``, so offline runs can be checked and reported without any server."""
     out = subprocess.run(
         [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_folder)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     records = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
     return [r["history"]["item"] for r in records if r.get("type") == "history"]
 
 
-def make_loggers(run_dir: Path, experiment: str, run_name: str, tags: list[str], project: str, resuming: bool) -> list[Logger]:
+def make_loggers(
+    run_dir: Path, experiment: str, run_name: str, tags: list[str], project: str, resuming: bool
+) -> list[Logger]:
     """A CSV record in ``run_dir`` and, unless ``WANDB_MODE=disabled``, a W&B run grouped by table/figure id."""
     loggers: list[Logger] = [RunCSVLogger(run_dir, resuming)]
     mode = wandb_mode()
@@ -148,11 +153,20 @@ def make_loggers(run_dir: Path, experiment: str, run_name: str, tags: list[str],
     offline = mode == "offline"
     run_id = wandb_run_id(run_dir, resuming=resuming, offline=offline)
     if offline:
-        rank_zero_info(f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`.")
+        rank_zero_info(
+            f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`."
+        )
     loggers.append(
         RunWandbLogger(
-            project=project, group=experiment, name=run_name, id=run_id, save_dir=str(run_dir),
-            offline=offline, tags=tags, job_type="train", settings={"silent": True, "init_timeout": 60},
+            project=project,
+            group=experiment,
+            name=run_name,
+            id=run_id,
+            save_dir=str(run_dir),
+            offline=offline,
+            tags=tags,
+            job_type="train",
+            settings={"silent": True, "init_timeout": 60},
         )
     )
     return loggers
@@ -162,8 +176,18 @@ def git_state(repo: Path | None = None) -> dict[str, Any]:
     """The commit of the code that ran, and whether the tree had uncommitted changes."""
     cwd = repo or Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=10).stdout.strip())
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": dirty}
@@ -181,8 +205,11 @@ def environment() -> dict[str, Any]:
         device = f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     return {
         "versions": {
-            "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "pytorch_lightning": pytorch_lightning.__version__, "wandb": wandb.__version__, "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "pytorch_lightning": pytorch_lightning.__version__,
+            "wandb": wandb.__version__,
+            "python": platform.python_version(),
         },
         "hardware": device,
         "hostname": platform.node(),

@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cifar_root() -> Path:
-    """The folder holding ``cifar-10-batches-py``: the env variable, the shared copy beside the repo, or a user cache."""
+    """The folder holding ``cifar-10-batches-py``: the env variable, the shared copy beside the repo, or a user
+    cache."""
     if os.environ.get("LIGHTNING_RESNET_DATA"):
         return Path(os.environ["LIGHTNING_RESNET_DATA"])
     shared = REPO.parent / "shared" / "data" / "cifar10"

@@ -24,7 +24,9 @@ SMOKE = str(REPO / "reproductions" / "presets" / "smoke.yaml")
 
 def run_cli(*args: str, cwd: Path, data: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "LIGHTNING_RESNET_DATA": str(data) if data else "/nonexistent"}
-    return subprocess.run([sys.executable, "-m", "lightning_resnet", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lightning_resnet", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_table6_config_is_the_papers_recipe(tmp_path: Path) -> None:
@@ -36,11 +38,24 @@ def test_table6_config_is_the_papers_recipe(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("preset", "shortened"), [("smoke", 200), ("short", 20)])
-def test_cpu_presets_shorten_the_schedule_in_proportion_and_pick_cpu_speed(preset: str, shortened: int, tmp_path: Path) -> None:
+def test_cpu_presets_shorten_the_schedule_in_proportion_and_pick_cpu_speed(
+    preset: str, shortened: int, tmp_path: Path
+) -> None:
     paper = ResNetCLI(args=["--config", TABLE6, f"--runs_dir={tmp_path}"], run=False)
-    smoke = ResNetCLI(args=["--config", TABLE6, "--config", str(REPO / "reproductions" / "presets" / f"{preset}.yaml"), f"--runs_dir={tmp_path}"], run=False)
+    smoke = ResNetCLI(
+        args=[
+            "--config",
+            TABLE6,
+            "--config",
+            str(REPO / "reproductions" / "presets" / f"{preset}.yaml"),
+            f"--runs_dir={tmp_path}",
+        ],
+        run=False,
+    )
     assert smoke.trainer.max_steps == paper.trainer.max_steps // shortened
-    assert [m / smoke.trainer.max_steps for m in smoke.model.hparams.milestones] == [m / paper.trainer.max_steps for m in paper.model.hparams.milestones]
+    assert [m / smoke.trainer.max_steps for m in smoke.model.hparams.milestones] == [
+        m / paper.trainer.max_steps for m in paper.model.hparams.milestones
+    ]
     changed = {k for k, v in smoke.model.hparams.items() if paper.model.hparams[k] != v}
     assert changed == {"milestones", "channels_last"}  # the schedule, and the memory layout for speed
     assert smoke.datamodule.hparams == paper.datamodule.hparams
@@ -66,12 +81,23 @@ class FirstStep(Callback):
         self.lrs[trainer.global_step] = optimizer.param_groups[0]["lr"]
 
 
+@pytest.mark.slow
 def test_interrupted_fit_resumes_at_the_same_iteration_and_learning_rate(tmp_path: Path, cifar_dir: Path) -> None:
     args = [
-        "fit", "--config", TABLE6, "--model.arch=resnet8", "--model.milestones=[3, 5]", "--model.bn_batch=16",
-        f"--data.init_args.data_dir={cifar_dir}", "--data.init_args.batch_size=32",
-        "--trainer.max_steps=7", "--trainer.val_check_interval=100", "--trainer.limit_val_batches=1",
-        "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1", f"--runs_dir={tmp_path}",
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--model.milestones=[3, 5]",
+        "--model.bn_batch=16",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--data.init_args.batch_size=32",
+        "--trainer.max_steps=7",
+        "--trainer.val_check_interval=100",
+        "--trainer.limit_val_batches=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.log_every_n_steps=1",
+        f"--runs_dir={tmp_path}",
     ]
     handler = signal.getsignal(signal.SIGINT)
     first = FirstStep()
@@ -99,19 +125,27 @@ def test_interrupted_fit_resumes_at_the_same_iteration_and_learning_rate(tmp_pat
     assert {"0", "1", "2", "3", "4", "5", "6"} <= steps  # the interrupted segment's rows survive the resume
 
 
+@pytest.mark.slow
 def test_fit_fast_dev_run_on_real_cifar10(tmp_path: Path, cifar_dir: Path) -> None:
     result = run_cli("fit", "--config", TABLE6, "--trainer.fast_dev_run=true", cwd=tmp_path, data=cifar_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "`Trainer.fit` stopped: `max_steps=1` reached." in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_unknown_model_name_is_one_clear_line(tmp_path: Path, cifar_dir: Path) -> None:
-    result = run_cli("fit", "--config", TABLE6, "--model.arch=resnet21", "--trainer.fast_dev_run=true", cwd=tmp_path, data=cifar_dir)
+    result = run_cli(
+        "fit", "--config", TABLE6, "--model.arch=resnet21", "--trainer.fast_dev_run=true", cwd=tmp_path, data=cifar_dir
+    )
     assert result.returncode == 2
-    assert "lightning-resnet: error: Unknown model 'resnet21'. Did you mean" in result.stderr and "resnet20" in result.stderr
+    assert (
+        "lightning-resnet: error: Unknown model 'resnet21'. Did you mean" in result.stderr
+        and "resnet20" in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_wrong_config_key_names_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  arch: resnet20\n  learning_rate: 0.1\n")
@@ -120,13 +154,17 @@ def test_wrong_config_key_names_the_key(tmp_path: Path) -> None:
     assert "learning_rate" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_dataset_says_where_to_put_it(tmp_path: Path) -> None:
-    result = run_cli("fit", "--config", TABLE6, "--data.init_args.download=false", "--trainer.fast_dev_run=true", cwd=tmp_path)
+    result = run_cli(
+        "fit", "--config", TABLE6, "--data.init_args.download=false", "--trainer.fast_dev_run=true", cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "CIFAR-10 not found: expected /nonexistent/cifar-10-batches-py/" in result.stderr
     assert "LIGHTNING_RESNET_DATA" in result.stderr
 
 
+@pytest.mark.slow
 def test_print_config_shows_the_resolved_recipe(tmp_path: Path) -> None:
     result = run_cli("fit", "--config", TABLE6, "--config", SMOKE, "--print_config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -135,5 +173,7 @@ def test_print_config_shows_the_resolved_recipe(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("given", "parsed"), [("1", 1), ("3", 3), ("0.25", 0.25), ("1.0", 1.0)])
 def test_batch_limits_read_integers_as_batch_counts(given: str, parsed: float, tmp_path: Path) -> None:
-    cli = ResNetCLI(args=["--config", TABLE6, f"--trainer.limit_val_batches={given}", f"--runs_dir={tmp_path}"], run=False)
+    cli = ResNetCLI(
+        args=["--config", TABLE6, f"--trainer.limit_val_batches={given}", f"--runs_dir={tmp_path}"], run=False
+    )
     assert cli.trainer.limit_val_batches == parsed and type(cli.trainer.limit_val_batches) is type(parsed)

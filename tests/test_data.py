@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,9 @@ def test_reads_the_original_order_and_labels(cifar_dir: Path) -> None:
     assert torch.bincount(train_y).tolist() == [5000] * 10
     assert train_x[0, :, 0, 0].tolist() == [59, 62, 63]  # first pixel (R, G, B) of data_batch_1 row 0
     # published per-channel means of the training set, on the 0-255 scale
-    assert train_x.double().mean((0, 2, 3)).tolist() == pytest.approx([125.30691805, 122.95039414, 113.86538318], abs=1e-6)
+    assert train_x.double().mean((0, 2, 3)).tolist() == pytest.approx(
+        [125.30691805, 122.95039414, 113.86538318], abs=1e-6
+    )
 
 
 def test_split_is_45k_5k_disjoint_and_seeded(cifar: CIFAR10DataModule, cifar_dir: Path) -> None:
@@ -34,7 +35,9 @@ def test_split_is_45k_5k_disjoint_and_seeded(cifar: CIFAR10DataModule, cifar_dir
     assert not train & val and len(train | val) == 50_000 == len(key(all_x))
     same = CIFAR10DataModule(data_dir=str(cifar_dir))
     same.setup("fit")
-    assert torch.equal(same.val_set.labels, cifar.val_set.labels) and torch.equal(same.val_set.images, cifar.val_set.images)
+    assert torch.equal(same.val_set.labels, cifar.val_set.labels) and torch.equal(
+        same.val_set.images, cifar.val_set.images
+    )
     other = CIFAR10DataModule(data_dir=str(cifar_dir), split_seed=1)
     other.setup("fit")
     assert not torch.equal(other.val_set.images, cifar.val_set.images)
@@ -70,7 +73,9 @@ def test_loader_gathers_uint8_batches_by_index(cifar: CIFAR10DataModule) -> None
 class StepTrainer:
     """What the training stream reads of a Trainer: its step, devices and accumulation."""
 
-    def __init__(self, global_step: int = 0, world_size: int = 1, global_rank: int = 0, accumulate_grad_batches: int = 1) -> None:
+    def __init__(
+        self, global_step: int = 0, world_size: int = 1, global_rank: int = 0, accumulate_grad_batches: int = 1
+    ) -> None:
         self.global_step, self.world_size, self.global_rank = global_step, world_size, global_rank
         self.accumulate_grad_batches, self.num_nodes, self.num_devices = accumulate_grad_batches, 1, world_size
 
@@ -154,7 +159,9 @@ def test_training_batches_are_augmented_evaluation_batches_are_not(cifar: CIFAR1
     for a, c in zip(augmented, clean):  # each is a translated (maybe flipped) copy of its source
         candidates = [c, c.flip(-1)]
         padded = [torch.nn.functional.pad(x, (4,) * 4) for x in candidates]
-        assert any(torch.equal(a, p[:, dy : dy + 32, dx : dx + 32]) for p in padded for dy in range(9) for dx in range(9))
+        assert any(
+            torch.equal(a, p[:, dy : dy + 32, dx : dx + 32]) for p in padded for dy in range(9) for dx in range(9)
+        )
 
 
 def test_missing_dataset_says_where_to_put_it(tmp_path: Path) -> None:

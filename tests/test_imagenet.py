@@ -19,20 +19,34 @@ from lightning_resnet.data.distributed import per_device_batch_size
 from lightning_resnet.data.imagenet import find_layout, read_image
 from lightning_resnet.data.synthetic import WNIDS, write_image_tree
 from lightning_resnet.data.views import (
-    IMAGENET_MEAN, PCA_EIGENVALUES, PCA_EIGENVECTORS, center_view, multiscale_views, normalize, pca_lighting, ten_crop_views,
+    IMAGENET_MEAN,
+    PCA_EIGENVALUES,
+    PCA_EIGENVECTORS,
+    center_view,
+    multiscale_views,
+    normalize,
+    pca_lighting,
+    ten_crop_views,
     train_view,
 )
 from lightning_resnet.models import create_model
 from lightning_resnet.multiview import view_log_probabilities
-from lightning_resnet.reproduce import plan
 from lightning_resnet.reporting import build_report
+from lightning_resnet.reproduce import plan
 
 REPO = Path(__file__).resolve().parents[1]
 # the protocols at a small size, so the networks run fast on a CPU
 SMALL = {"train_scale": (40, 56), "crop_size": 32, "test_side": 36, "multiscale_sides": (32, 40), "num_workers": 0}
-SMALL_ARGS = ("--data.init_args.train_scale=[40, 56]", "--data.init_args.crop_size=32", "--data.init_args.test_side=36",
-              "--data.init_args.multiscale_sides=[32, 40]", "--data.init_args.num_workers=0",
-              "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=1", "--model.bn_batch=2")
+SMALL_ARGS = (
+    "--data.init_args.train_scale=[40, 56]",
+    "--data.init_args.crop_size=32",
+    "--data.init_args.test_side=36",
+    "--data.init_args.multiscale_sides=[32, 40]",
+    "--data.init_args.num_workers=0",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.log_every_n_steps=1",
+    "--model.bn_batch=2",
+)
 
 
 def gradient_image(height: int = 300, width: int = 400) -> torch.Tensor:
@@ -66,15 +80,20 @@ def test_the_training_crop_is_a_window_of_the_resized_image() -> None:
     torch.manual_seed(1)
     view = train_view(scale=(256, 256))(image)
     resized = TF.resize(image, 256, antialias=True)  # (256, 341): the only size the scale range allows
-    windows = [resized[:, t:t + 224, l:l + 224] for t in range(256 - 224 + 1) for l in range(341 - 224 + 1)]
+    windows = [resized[:, t : t + 224, x : x + 224] for t in range(256 - 224 + 1) for x in range(341 - 224 + 1)]
     assert any(torch.equal(view, w) or torch.equal(view, w.flip(-1)) for w in windows)
 
 
 def five_crops(image: torch.Tensor, size: int = 224) -> list[torch.Tensor]:
     h, w = image.shape[1:]
     top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
-    return [image[:, :size, :size], image[:, :size, w - size:], image[:, h - size:, :size], image[:, h - size:, w - size:],
-            image[:, top:top + size, left:left + size]]
+    return [
+        image[:, :size, :size],
+        image[:, :size, w - size :],
+        image[:, h - size :, :size],
+        image[:, h - size :, w - size :],
+        image[:, top : top + size, left : left + size],
+    ]
 
 
 def test_ten_crop_is_four_corners_and_centre_of_the_256_image_and_of_its_mirror() -> None:
@@ -138,10 +157,14 @@ def test_datamodule_reads_class_folders_and_serves_each_protocol(image_tree: Pat
     assert find_layout(image_tree) == "folders"
     shapes = {}
     for protocol in ("center", "ten_crop", "multiscale"):
-        dm = ImageNetDataModule(data_dir=str(image_tree), batch_size=4, eval_batch_size=3, test_protocol=protocol, **SMALL)
+        dm = ImageNetDataModule(
+            data_dir=str(image_tree), batch_size=4, eval_batch_size=3, test_protocol=protocol, **SMALL
+        )
         dm.setup("fit")
         images, labels = next(iter(dm.test_dataloader()))
-        shapes[protocol] = images.shape if isinstance(images, torch.Tensor) else [[tuple(v.shape) for v in views] for views in images]
+        shapes[protocol] = (
+            images.shape if isinstance(images, torch.Tensor) else [[tuple(v.shape) for v in views] for views in images]
+        )
         assert labels.tolist() == [0, 0, 1]  # val/<wnid> folders in sorted order, two images each
     assert dm.classes == list(WNIDS[:3]) and len(dm.train_set) == 12 and len(dm.val_set) == 6
     assert shapes["center"] == (3, 3, 32, 32) and shapes["ten_crop"] == (3, 10, 3, 32, 32)
@@ -158,7 +181,9 @@ def test_datamodule_reads_class_folders_and_serves_each_protocol(image_tree: Pat
 def test_decoding_on_the_device_gives_the_workers_views(image_tree: Path) -> None:
     batches = []
     for on_device in (False, True):
-        dm = ImageNetDataModule(data_dir=str(image_tree), eval_batch_size=6, test_protocol="ten_crop", decode_on_device=on_device, **SMALL)
+        dm = ImageNetDataModule(
+            data_dir=str(image_tree), eval_batch_size=6, test_protocol="ten_crop", decode_on_device=on_device, **SMALL
+        )
         dm.setup("test")
         dm.trainer = type("Testing", (), {"training": False, "testing": True, "predicting": False})()
         batch = next(iter(dm.test_dataloader()))
@@ -179,7 +204,9 @@ def test_torchvision_imagenet_layout_is_read_through_torchvision(tmp_path: Path)
 
 
 def test_missing_imagenet_names_both_layouts(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"class folders .*/train/<wnid>/\*\.JPEG .*ILSVRC2012_devkit_t12\.tar\.gz"):
+    with pytest.raises(
+        FileNotFoundError, match=r"class folders .*/train/<wnid>/\*\.JPEG .*ILSVRC2012_devkit_t12\.tar\.gz"
+    ):
         ImageNetDataModule(data_dir=str(tmp_path)).setup("fit")
 
 
@@ -197,22 +224,46 @@ def test_the_global_batch_splits_evenly_over_devices_or_says_why_not() -> None:
         per_device_batch_size(100, trainer)
 
 
+@pytest.mark.slow
 def test_table3_config_fits_as_written(image_tree: Path, tmp_path: Path) -> None:
     """The paper's ResNet-34 B at 224x224 crops: one training and one validation step."""
     result = subprocess.run(
-        [sys.executable, "-m", "lightning_resnet", "fit", "--config", str(REPO / "reproductions" / "table3.yaml"),
-         f"--data.init_args.data_dir={image_tree}", "--data.init_args.batch_size=4", "--data.init_args.eval_batch_size=2",
-         "--data.init_args.num_workers=0", "--model.bn_batch=2", "--trainer.fast_dev_run=true",
-         f"--runs_dir={tmp_path}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "lightning_resnet",
+            "fit",
+            "--config",
+            str(REPO / "reproductions" / "table3.yaml"),
+            f"--data.init_args.data_dir={image_tree}",
+            "--data.init_args.batch_size=4",
+            "--data.init_args.eval_batch_size=2",
+            "--data.init_args.num_workers=0",
+            "--model.bn_batch=2",
+            "--trainer.fast_dev_run=true",
+            f"--runs_dir={tmp_path}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "`Trainer.fit` stopped: `max_steps=1` reached." in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_multiscale_test_of_a_trained_run_sits_beside_its_ten_crop_result(image_tree: Path, tmp_path: Path) -> None:
-    common = ["--config", str(REPO / "reproductions" / "table3.yaml"), "--model.arch=resnet18", "--model.shortcut=A",
-              f"--data.init_args.data_dir={image_tree}", "--data.init_args.batch_size=4", f"--runs_dir={tmp_path}", *SMALL_ARGS]
+    common = [
+        "--config",
+        str(REPO / "reproductions" / "table3.yaml"),
+        "--model.arch=resnet18",
+        "--model.shortcut=A",
+        f"--data.init_args.data_dir={image_tree}",
+        "--data.init_args.batch_size=4",
+        f"--runs_dir={tmp_path}",
+        *SMALL_ARGS,
+    ]
     main(["fit", *common, "--trainer.max_steps=3"])  # one epoch of 12 images: validated at its end
     main(["test", *common, "--data.init_args.test_protocol=multiscale", "--ckpt_path=last"])
     record = json.loads((tmp_path / "table3" / "resnet18-A-s0" / "run.json").read_text())
@@ -225,9 +276,22 @@ def test_imagenet_ids_plan_the_papers_runs_and_share_them() -> None:
     table2, fig4, table3, table4 = (plan(i) for i in ("table2", "fig4", "table3", "table4"))
     assert [r.network for r in table2] == ["plain18", "plain34", "resnet18-A", "resnet34-A"]
     assert {r.run_dir for r in fig4} == {r.run_dir for r in table2}
-    assert [r.network for r in table3] == ["plain34", "resnet34-A", "resnet34-B", "resnet34-C", "resnet50", "resnet101", "resnet152"]
-    assert {r.run_dir for r in table4} <= {r.run_dir for r in table3}  # Table 4 tests Table 3's models, trains none twice
-    assert all(r.evaluate and "--data.init_args.test_protocol=multiscale" in r.evaluate and r.evaluate[0] == "test" for r in table4)
+    assert [r.network for r in table3] == [
+        "plain34",
+        "resnet34-A",
+        "resnet34-B",
+        "resnet34-C",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+    ]
+    assert {r.run_dir for r in table4} <= {
+        r.run_dir for r in table3
+    }  # Table 4 tests Table 3's models, trains none twice
+    assert all(
+        r.evaluate and "--data.init_args.test_protocol=multiscale" in r.evaluate and r.evaluate[0] == "test"
+        for r in table4
+    )
     assert all(r.metric == "test/multiscale/top1_error" for r in table4) and not any(r.evaluate for r in table3)
     resnet50 = next(r for r in table3 if r.network == "resnet50")
     assert "--model.shortcut=null" in resnet50.args and resnet50.run_dir == Path("runs/imagenet-paper/resnet50-s0")
@@ -237,11 +301,29 @@ def test_imagenet_ids_plan_the_papers_runs_and_share_them() -> None:
 
 def test_reports_of_imagenet_ids_say_they_have_not_run_and_what_a_run_costs(tmp_path: Path) -> None:
     throughput = tmp_path / "throughput.json"
-    throughput.write_text(json.dumps([{"network": "resnet50", "hardware": "GPU X", "precision": "32-true", "batch": 256, "images_per_second": 1000.0}]))
-    page, runs = build_report("table3", tmp_path / "runs", tmp_path / "reports", preset="paper", throughput_file=throughput)
+    throughput.write_text(
+        json.dumps(
+            [
+                {
+                    "network": "resnet50",
+                    "hardware": "GPU X",
+                    "precision": "32-true",
+                    "batch": 256,
+                    "images_per_second": 1000.0,
+                }
+            ]
+        )
+    )
+    page, runs = build_report(
+        "table3", tmp_path / "runs", tmp_path / "reports", preset="paper", throughput_file=throughput
+    )
     text = page.read_text()
-    assert runs == [] and "## Not run yet" in text and "python -m lightning_resnet reproduce table3 --preset paper" in text
-    assert "| resnet50 | `--model.arch resnet50 --model.shortcut null` | 3.86 | 3,556 | 43 |" in text  # 153.6M images / 1000/s
+    assert (
+        runs == [] and "## Not run yet" in text and "python -m lightning_resnet reproduce table3 --preset paper" in text
+    )
+    assert (
+        "| resnet50 | `--model.arch resnet50 --model.shortcut null` | 3.86 | 3,556 | 43 |" in text
+    )  # 153.6M images / 1000/s
     assert "| resnet152 |" in text and "not measured" in text
     assert "| resnet34-C | 34 | 22.72 | 24.19 | 7.40 |" in text  # the paper's numbers, labelled as the paper's
 
@@ -260,26 +342,54 @@ class ShardProbe(Callback):
     def on_train_end(self, trainer, pl_module):
         weights = torch.cat([p.detach().flatten() for p in pl_module.parameters()])
         indices = list(iter(trainer.train_dataloader.sampler))
-        record = {"rank": trainer.global_rank, "world": trainer.world_size, "indices": indices, "batch_sizes": self.batch_sizes,
-                  "weights": hashlib.sha256(weights.numpy().tobytes()).hexdigest(), "strategy": type(trainer.strategy).__name__,
-                  "backend": torch.distributed.get_backend()}
+        record = {
+            "rank": trainer.global_rank,
+            "world": trainer.world_size,
+            "indices": indices,
+            "batch_sizes": self.batch_sizes,
+            "weights": hashlib.sha256(weights.numpy().tobytes()).hexdigest(),
+            "strategy": type(trainer.strategy).__name__,
+            "backend": torch.distributed.get_backend(),
+        }
         with open(os.path.join(self.out, f"rank{trainer.global_rank}.json"), "w") as f:
             json.dump(record, f)
 '''
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_splits_the_data_and_keeps_the_weights_identical(tmp_path: Path) -> None:
     tree = write_image_tree(tmp_path / "tree", classes=2, per_class={"train": 8, "val": 2})
     (tmp_path / "probe.py").write_text(PROBE)
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     result = subprocess.run(
-        [sys.executable, "-m", "lightning_resnet", "fit", "--config", str(REPO / "reproductions" / "table3.yaml"),
-         "--config", str(REPO / "reproductions" / "table2.yaml"),
-         "--model.arch=resnet18", f"--data.init_args.data_dir={tree}", "--data.init_args.batch_size=4", *SMALL_ARGS,
-         "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
-         "--trainer.max_steps=3", "--trainer.limit_val_batches=1", "--test_after_fit=false", f"--runs_dir={tmp_path / 'runs'}",
-         "--trainer.callbacks+=probe.ShardProbe", f"--trainer.callbacks.out={tmp_path}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "lightning_resnet",
+            "fit",
+            "--config",
+            str(REPO / "reproductions" / "table3.yaml"),
+            "--config",
+            str(REPO / "reproductions" / "table2.yaml"),
+            "--model.arch=resnet18",
+            f"--data.init_args.data_dir={tree}",
+            "--data.init_args.batch_size=4",
+            *SMALL_ARGS,
+            "--trainer.accelerator=cpu",
+            "--trainer.devices=2",
+            "--trainer.strategy=ddp",
+            "--trainer.max_steps=3",
+            "--trainer.limit_val_batches=1",
+            "--test_after_fit=false",
+            f"--runs_dir={tmp_path / 'runs'}",
+            "--trainer.callbacks+=probe.ShardProbe",
+            f"--trainer.callbacks.out={tmp_path}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]

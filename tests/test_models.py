@@ -16,9 +16,12 @@ from lightning_resnet.models import (
     create_model,
     layer_response_std,
     list_models,
+    model_entry,
     recording_responses,
+    register_model,
     response_layers,
 )
+from lightning_resnet.models.costs import forward_macs, parameters
 
 
 def num_params(net: nn.Module) -> int:
@@ -33,7 +36,10 @@ def gmacs(net: nn.Module, size: int = 224) -> float:
 
 
 # Table 6: "# params" column, printed to two significant digits
-@pytest.mark.parametrize(("depth", "paper", "digits"), [(20, 0.27, 2), (32, 0.46, 2), (44, 0.66, 2), (56, 0.85, 2), (110, 1.7, 1), (1202, 19.4, 1)])
+@pytest.mark.parametrize(
+    ("depth", "paper", "digits"),
+    [(20, 0.27, 2), (32, 0.46, 2), (44, 0.66, 2), (56, 0.85, 2), (110, 1.7, 1), (1202, 19.4, 1)],
+)
 def test_cifar_parameter_counts_match_table6(depth: int, paper: float, digits: int) -> None:
     assert round(num_params(create_model(f"resnet{depth}")) / 1e6, digits) == paper
 
@@ -46,7 +52,12 @@ def test_plain_and_option_a_resnet_have_the_same_parameters(depth: int) -> None:
 
 
 def test_imagenet_option_a_adds_no_parameters_and_b_c_do() -> None:
-    plain, a, b, c = (create_model("plain34"), create_model("resnet34", shortcut="A"), create_model("resnet34", shortcut="B"), create_model("resnet34", shortcut="C"))
+    plain, a, b, c = (
+        create_model("plain34"),
+        create_model("resnet34", shortcut="A"),
+        create_model("resnet34", shortcut="B"),
+        create_model("resnet34", shortcut="C"),
+    )
     assert num_params(plain) == num_params(a) < num_params(b) < num_params(c)
     assert num_params(b) == 21_797_672  # torchvision's resnet34 (option B) count
 
@@ -79,7 +90,10 @@ def test_cifar_forward_backward_shapes(name: str) -> None:
     assert all(p.grad is not None for p in net.parameters())
 
 
-@pytest.mark.parametrize(("name", "shortcut"), [("resnet18", "A"), ("resnet34", "C"), ("resnet50", "B"), ("plain50", None), ("resnet50", "A")])
+@pytest.mark.parametrize(
+    ("name", "shortcut"),
+    [("resnet18", "A"), ("resnet34", "C"), ("resnet50", "B"), ("plain50", None), ("resnet50", "A")],
+)
 def test_imagenet_forward_backward_shapes(name: str, shortcut: str | None) -> None:
     net = create_model(name, num_classes=7, shortcut=shortcut)
     x = torch.randn(2, 3, 64, 64)
@@ -93,7 +107,10 @@ def test_shortcut_options_choose_projections_as_in_the_paper() -> None:
     def shortcuts(net: nn.Module) -> list[nn.Module | None]:
         return [m.shortcut for m in net.modules() if isinstance(m, (BasicBlock, Bottleneck))]
 
-    projections = {opt: sum(isinstance(s, nn.Sequential) for s in shortcuts(create_model("resnet34", shortcut=opt))) for opt in "ABC"}
+    projections = {
+        opt: sum(isinstance(s, nn.Sequential) for s in shortcuts(create_model("resnet34", shortcut=opt)))
+        for opt in "ABC"
+    }
     # B projects only where dimensions grow (3 blocks); C projects all 16 shortcuts (13 more than B)
     assert projections == {"A": 0, "B": 3, "C": 16}
     assert sum(isinstance(s, ZeroPadShortcut) for s in shortcuts(create_model("resnet34", shortcut="A"))) == 3
@@ -132,7 +149,9 @@ def test_he_initialisation() -> None:
     assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)
 
 
-@pytest.mark.parametrize(("name", "layers"), [("resnet20", 19), ("plain56", 55), ("resnet110", 109), ("resnet34", 32), ("resnet50", 16)])
+@pytest.mark.parametrize(
+    ("name", "layers"), [("resnet20", 19), ("plain56", 55), ("resnet110", 109), ("resnet34", 32), ("resnet50", 16)]
+)
 def test_response_layers_are_the_3x3_convolutions(name: str, layers: int) -> None:
     assert len(response_layers(create_model(name))) == layers
 
@@ -161,3 +180,33 @@ def test_unknown_model_names_raise_with_a_suggestion() -> None:
     with pytest.raises(ValueError, match="plain network"):
         create_model("plain20", shortcut="B")
     assert {"resnet20", "plain56", "resnet1202", "resnet152", "plain34"} <= set(list_models())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_builds_counts_and_runs(name: str) -> None:
+    """Each name of the registry: built, its parameters and multiply-adds counted, one forward and backward pass."""
+    entry = model_entry(name)
+    net = create_model(name, num_classes=7)
+    arch_params = parameters(name)  # the default head: 10 or 1000 classes
+    head = (net.fc.in_features + 1) * (7 - (10 if entry.family == "cifar" else 1000))  # weights and biases
+    assert num_params(net) == arch_params + head > 0
+    size = entry.input_size if entry.family == "cifar" else 64  # ImageNet nets are fully convolutional: 64 px suffices
+    assert forward_macs(name, size=size) > 0
+    out = net.train()(torch.randn(2, 3, size, size))
+    out.sum().backward()
+    assert out.shape == (2, 7) and torch.isfinite(out).all()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_a_new_family_registers_without_touching_the_parser() -> None:
+    register_model(
+        "tiny_test_net", lambda num_classes=None, **_: nn.Linear(3, num_classes or 2), family="test", input_size=1
+    )
+    try:
+        assert "tiny_test_net" in list_models("test") and create_model("tiny_test_net", num_classes=4).out_features == 4
+        with pytest.raises(ValueError, match="already registered"):
+            register_model("tiny_test_net", nn.Identity, family="test", input_size=1)
+    finally:
+        from lightning_resnet.models.registry import _MODELS
+
+        del _MODELS["tiny_test_net"]

@@ -18,7 +18,6 @@ from lightning_resnet import ImageClassifier
 from lightning_resnet.cli import ResNetCLI
 from lightning_resnet.data.distributed import per_device_batch_size
 from lightning_resnet.models.batchnorm import GhostBatchNorm2d
-from lightning_resnet.module import set_tf32
 from lightning_resnet.optim import CaffeSGD
 from lightning_resnet.runs import read_record
 
@@ -34,12 +33,16 @@ def test_ghost_bn_normalises_a_batch_of_128_as_two_batches_of_64() -> None:
     expected = torch.cat([plain(x[:64]), plain(x[64:])])  # two devices of 64, statistics updated in turn
     assert torch.allclose(out, expected, atol=1e-6)
     assert not torch.allclose(out, nn.BatchNorm2d(4)(x), atol=1e-3)  # one batch of 128 normalises differently
-    assert torch.allclose(ghost.running_mean, plain.running_mean) and torch.allclose(ghost.running_var, plain.running_var)
+    assert torch.allclose(ghost.running_mean, plain.running_mean) and torch.allclose(
+        ghost.running_var, plain.running_var
+    )
     assert ghost.num_batches_tracked == plain.num_batches_tracked == 2
     with pytest.raises(ValueError, match="BN sub-batch 64 does not divide the per-device batch of 96"):
         ghost(x[:96])
     ghost.eval()
-    assert torch.allclose(ghost(x[:3]), (x[:3] - ghost.running_mean.view(1, 4, 1, 1)) / (ghost.running_var.view(1, 4, 1, 1) + 1e-5).sqrt())
+    assert torch.allclose(
+        ghost(x[:3]), (x[:3] - ghost.running_mean.view(1, 4, 1, 1)) / (ghost.running_var.view(1, 4, 1, 1) + 1e-5).sqrt()
+    )
 
 
 def test_bn_batch_applies_to_every_bn_layer_and_keeps_the_weights() -> None:
@@ -91,8 +94,11 @@ def test_pytorch_sgd_scales_the_velocity_by_the_lr() -> None:
     got = sgd_steps(torch.optim.SGD([w], lr=0.01, momentum=0.9, weight_decay=0.1), w, GRADS, LRS)
     # by hand: v = 0.9 v + (g + 0.1 w); w -= lr v
     v1 = 1.1  # w 1 - 0.011 = 0.989
-    v2 = 0.9 * 1.1 + 2.0 + 0.0989  # 3.0889 -> w 0.989 - 0.30889 = 0.68011
+    v2 = 0.9 * v1 + 2.0 + 0.0989  # 3.0889 -> w 0.989 - 0.30889 = 0.68011
     v3 = 0.9 * v2 - 1.0 + 0.068011  # 1.848021 -> w 0.68011 - 0.1848021 = 0.4953079
+    assert got == pytest.approx(
+        [1 - 0.01 * v1, 1 - 0.01 * v1 - 0.1 * v2, 1 - 0.01 * v1 - 0.1 * v2 - 0.1 * v3], abs=1e-12
+    )
     assert got == pytest.approx([0.989, 0.68011, 0.4953079], abs=1e-12)
     assert got[1] != pytest.approx(0.76921)  # the two forms part at the LR change
 
@@ -108,15 +114,23 @@ def test_tf32_follows_the_setting(allowed: bool) -> None:
 
 
 def test_paper_preset_names_bn_batch_caffe_momentum_and_fp32(tmp_path: Path) -> None:
-    cli = ResNetCLI(args=["--config", TABLE6, "--config", str(PRESETS / "paper.yaml"), f"--runs_dir={tmp_path}"], run=False)
+    cli = ResNetCLI(
+        args=["--config", TABLE6, "--config", str(PRESETS / "paper.yaml"), f"--runs_dir={tmp_path}"], run=False
+    )
     hp = cli.model.hparams
     assert (hp.bn_batch, hp.momentum_form, hp.allow_tf32) == (64, "caffe", False)
-    assert cli.trainer.precision == "32-true" and cli.run_dir() == tmp_path / "cifar10-paper".replace("cifar10", "table6") / "resnet20-s0"
+    assert (
+        cli.trainer.precision == "32-true"
+        and cli.run_dir() == tmp_path / "cifar10-paper".replace("cifar10", "table6") / "resnet20-s0"
+    )
 
 
 def test_presets_have_their_own_run_folders(tmp_path: Path) -> None:
     folders = {
-        ResNetCLI(args=["--config", TABLE6, *extra, f"--runs_dir={tmp_path}"], run=False).run_dir().relative_to(tmp_path).as_posix()
+        ResNetCLI(args=["--config", TABLE6, *extra, f"--runs_dir={tmp_path}"], run=False)
+        .run_dir()
+        .relative_to(tmp_path)
+        .as_posix()
         for extra in ([], ["--config", str(PRESETS / "smoke.yaml")], ["--config", str(PRESETS / "paper.yaml")])
     }
     assert folders == {"table6/resnet20-s0", "table6-smoke/resnet20-s0", "table6-paper/resnet20-s0"}
@@ -144,16 +158,30 @@ def tiny(run_dir: Path, cifar_dir: Path, steps: int = 40) -> list[str]:
         "      init_args: {save_last: true, every_n_train_steps: 20, save_top_k: 0}\n"
     )
     return [
-        "--config", TABLE6, "--config", str(every_20), "--model.arch=resnet8", "--model.bn_batch=16", "--model.milestones=[15, 30]",
-        f"--data.init_args.data_dir={cifar_dir}", "--data.init_args.batch_size=32", f"--trainer.max_steps={steps}",
-        "--trainer.val_check_interval=20", "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2",
-        "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=5", f"--runs_dir={run_dir}",
+        "--config",
+        TABLE6,
+        "--config",
+        str(every_20),
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--model.milestones=[15, 30]",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--data.init_args.batch_size=32",
+        f"--trainer.max_steps={steps}",
+        "--trainer.val_check_interval=20",
+        "--trainer.limit_val_batches=2",
+        "--trainer.limit_test_batches=2",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.log_every_n_steps=5",
+        f"--runs_dir={run_dir}",
     ]
 
 
 def cli_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "WANDB_MODE": "offline"}
-    return subprocess.run([sys.executable, "-m", "lightning_resnet", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lightning_resnet", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def weights_sha256(checkpoint: Path) -> str:
@@ -170,7 +198,13 @@ def test_killed_and_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(tmp_p
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     whole.mkdir(), broken.mkdir()
     assert cli_process("fit", *tiny(whole, cifar_dir), cwd=tmp_path).returncode == 0
-    killed = cli_process("fit", *tiny(broken, cifar_dir), "--trainer.callbacks+=faults.KillAt", "--trainer.callbacks.step=25", cwd=tmp_path)
+    killed = cli_process(
+        "fit",
+        *tiny(broken, cifar_dir),
+        "--trainer.callbacks+=faults.KillAt",
+        "--trainer.callbacks.step=25",
+        cwd=tmp_path,
+    )
     assert killed.returncode == -9  # SIGKILL during iteration 25: the run restarts from last.ckpt at 20
     checkpoints = broken / "table6" / "resnet8-s0" / "checkpoints"
     assert torch.load(checkpoints / "last.ckpt", weights_only=False)["global_step"] == 20
@@ -178,7 +212,10 @@ def test_killed_and_resumed_run_ends_bitwise_equal_to_an_uninterrupted_one(tmp_p
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     one_go = weights_sha256(whole / "table6" / "resnet8-s0" / "checkpoints" / "last.ckpt")
     assert weights_sha256(checkpoints / "last.ckpt") == one_go
-    print(f"weights SHA-256: uninterrupted {one_go}, killed at 25 and resumed from 20 {weights_sha256(checkpoints / 'last.ckpt')}")
+    print(
+        f"weights SHA-256: uninterrupted {one_go}, killed at 25 and resumed from 20 "
+        f"{weights_sha256(checkpoints / 'last.ckpt')}"
+    )
     curve = [line for line in (whole / "table6" / "resnet8-s0" / "metrics.csv").read_text().splitlines()]
     header = curve[0].split(",")
     assert {"val/top1_error", "test_curve/top1_error", "test/top1_error"} <= set(header)
@@ -192,11 +229,17 @@ def test_resume_with_another_schedule_is_refused_before_anything_is_written(tmp_
     assert cli_process("fit", *args, cwd=tmp_path).returncode == 0
     run_dir = tmp_path / "table6" / "resnet8-s0"
     record = (run_dir / "run.json").read_text()
-    refused = cli_process("fit", *args, "--model.milestones=[32000, 48000]", "--model.lr=0.05", "--ckpt_path=last", cwd=tmp_path)
+    refused = cli_process(
+        "fit", *args, "--model.milestones=[32000, 48000]", "--model.lr=0.05", "--ckpt_path=last", cwd=tmp_path
+    )
     assert refused.returncode == 2
     line = refused.stderr.strip().splitlines()[-1]
     assert line.startswith("lightning-resnet: error: ") and "was trained as another experiment" in line
-    assert "model.lr: 0.1 -> 0.05" in line and "model.milestones: [15, 30] -> [32000, 48000]" in line and "--run_name" in line
+    assert (
+        "model.lr: 0.1 -> 0.05" in line
+        and "model.milestones: [15, 30] -> [32000, 48000]" in line
+        and "--run_name" in line
+    )
     assert (run_dir / "run.json").read_text() == record and read_record(run_dir)["status"] == "finished"
     print(line)
     assert json.loads(record)["tf32"] == {"matmul": False, "convolutions": False}

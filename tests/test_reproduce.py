@@ -9,20 +9,33 @@ from pathlib import Path
 import pytest
 from pytorch_lightning.callbacks import Callback
 
-from lightning_resnet.runs import read_record
 from lightning_resnet.cli import ResNetCLI, default_callbacks, main
 from lightning_resnet.reproduce import plan
+from lightning_resnet.runs import read_record
 
 # tiny runs: a few iterations of small batches, evaluated on one batch
-TINY = ("--data.init_args.batch_size=16", "--model.bn_batch=8", "--trainer.max_steps=6", "--trainer.val_check_interval=3",
-        "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1", "--trainer.log_every_n_steps=1",
-        "--trainer.enable_progress_bar=false")
+TINY = (
+    "--data.init_args.batch_size=16",
+    "--model.bn_batch=8",
+    "--trainer.max_steps=6",
+    "--trainer.val_check_interval=3",
+    "--trainer.limit_val_batches=1",
+    "--trainer.limit_test_batches=1",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.enable_progress_bar=false",
+)
 
 
 def test_plans_follow_the_paper() -> None:
     table6 = plan("table6", "paper")
     assert [(r.network, r.seed) for r in table6] == [
-        ("resnet20", 0), ("resnet32", 0), ("resnet44", 0), ("resnet56", 0), *(("resnet110", s) for s in range(5)), ("resnet1202", 0)]
+        ("resnet20", 0),
+        ("resnet32", 0),
+        ("resnet44", 0),
+        ("resnet56", 0),
+        *(("resnet110", s) for s in range(5)),
+        ("resnet1202", 0),
+    ]
     warm = [r for r in table6 if any("TrainErrorWarmup" in a for a in r.args)]
     assert {r.network for r in warm} == {"resnet110", "resnet1202"}
     assert all("presets/paper.yaml" in " ".join(r.args) for r in table6)
@@ -36,7 +49,10 @@ def test_ids_share_their_runs() -> None:
     fig7 = {r.run_dir for r in plan("fig7", "smoke")}
     table6 = {r.run_dir for r in plan("table6", "smoke")}
     assert fig7 <= fig6 and Path("runs/cifar10-smoke/resnet110-s0") in fig6 & table6
-    assert {r.run_dir for r in plan("fig1", "paper")} == {Path("runs/cifar10-paper/plain20-s0"), Path("runs/cifar10-paper/plain56-s0")}
+    assert {r.run_dir for r in plan("fig1", "paper")} == {
+        Path("runs/cifar10-paper/plain20-s0"),
+        Path("runs/cifar10-paper/plain56-s0"),
+    }
 
 
 def test_unknown_id_or_preset_is_a_clear_error() -> None:
@@ -52,7 +68,10 @@ class StopAt(Callback):
             raise KeyboardInterrupt
 
 
-def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.slow
+def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
+    tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
     extra = (f"--data.init_args.data_dir={cifar_dir}", *TINY)
     runs = plan("fig1", "smoke", runs_dir=tmp_path / "runs", extra=extra)
     handler = signal.getsignal(signal.SIGINT)
@@ -63,12 +82,21 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp
         signal.signal(signal.SIGINT, handler)
     assert read_record(runs[1].run_dir)["status"] == "running"
 
-    args = ["reproduce", "fig1", f"--runs_dir={tmp_path / 'runs'}", f"--reports_dir={tmp_path / 'reports'}", "--", *extra]
+    args = [
+        "reproduce",
+        "fig1",
+        f"--runs_dir={tmp_path / 'runs'}",
+        f"--reports_dir={tmp_path / 'reports'}",
+        "--",
+        *extra,
+    ]
     main(args)
     out = capsys.readouterr().out
     assert "2 runs, 0 finished, 2 to train" in out and "wrote" in out
     resumed = (runs[1].run_dir / "metrics.csv").read_text()
-    assert all(read_record(r.run_dir)["status"] == "finished" and read_record(r.run_dir)["global_step"] == 6 for r in runs)
+    assert all(
+        read_record(r.run_dir)["status"] == "finished" and read_record(r.run_dir)["global_step"] == 6 for r in runs
+    )
     steps = [int(row["step"]) for row in csv.DictReader(resumed.splitlines()) if row["step"]]
     assert sorted(set(steps)) == list(range(6)) + [6]  # 0..5 logged once each across both segments, test at 6
 
@@ -79,9 +107,24 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(tmp
     assert (tmp_path / "reports" / "fig1-smoke.md").read_text() == page
 
 
-def test_submitit_local_executor_dispatches_the_runs(tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    main(["reproduce", "fig1", f"--runs_dir={tmp_path}", f"--reports_dir={tmp_path / 'reports'}", "--launcher=submitit",
-          "--cluster=local", "--timeout_min=60", "--", f"--data.init_args.data_dir={cifar_dir}", *TINY])
+@pytest.mark.slow
+def test_submitit_local_executor_dispatches_the_runs(
+    tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    main(
+        [
+            "reproduce",
+            "fig1",
+            f"--runs_dir={tmp_path}",
+            f"--reports_dir={tmp_path / 'reports'}",
+            "--launcher=submitit",
+            "--cluster=local",
+            "--timeout_min=60",
+            "--",
+            f"--data.init_args.data_dir={cifar_dir}",
+            *TINY,
+        ]
+    )
     out = capsys.readouterr().out
     assert "submitted 2 jobs (local)" in out
     assert all(read_record(r.run_dir)["status"] == "finished" for r in plan("fig1", "smoke", runs_dir=tmp_path))
@@ -91,7 +134,15 @@ def test_submitit_local_executor_dispatches_the_runs(tmp_path: Path, cifar_dir: 
 @pytest.mark.parametrize("report_id", ["fig1", "fig6", "fig7"])
 def test_each_figure_has_a_config_that_trains_one_of_its_runs(report_id: str, tmp_path: Path) -> None:
     reproductions = Path(__file__).resolve().parents[1] / "reproductions"
-    cli = ResNetCLI(args=["--config", str(reproductions / "table6.yaml"), "--config", str(reproductions / f"{report_id}.yaml"),
-                          f"--runs_dir={tmp_path}"], run=False)
+    cli = ResNetCLI(
+        args=[
+            "--config",
+            str(reproductions / "table6.yaml"),
+            "--config",
+            str(reproductions / f"{report_id}.yaml"),
+            f"--runs_dir={tmp_path}",
+        ],
+        run=False,
+    )
     assert cli.config.experiment == report_id
     assert cli.model.hparams.arch in {r.network for r in plan(report_id)}

@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from lightning_resnet.runs import read_record
 from lightning_resnet.cli import ResNetCLI
 from lightning_resnet.data import CIFAR10DataModule
 from lightning_resnet.paper import spec_for
 from lightning_resnet.paper.experiments import above_all, falls_along
 from lightning_resnet.reporting import build_report
 from lightning_resnet.reporting.findings import evaluate
-from lightning_resnet.runs import Run, load_runs
 from lightning_resnet.reporting.wandb_report import build_wandb_report
+from lightning_resnet.runs import Run, load_runs, read_record
 from lightning_resnet.tracking import make_loggers, read_wandb_history, wandb_run_id
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,12 +29,25 @@ TABLE6 = str(REPO / "reproductions" / "table6.yaml")
 
 def short_run(runs_dir: Path, cifar_dir: Path, arch: str, *extra: str) -> ResNetCLI:
     """30 iterations of the paper's recipe on the real CIFAR-10, validated and tested on a few batches."""
-    return ResNetCLI(args=[
-        "fit", "--config", TABLE6, f"--model.arch={arch}", "--experiment=quick", f"--runs_dir={runs_dir}",
-        f"--data.init_args.data_dir={cifar_dir}", "--data.init_args.batch_size=64", "--trainer.max_steps=30",
-        "--trainer.val_check_interval=15", "--trainer.limit_val_batches=4", "--trainer.limit_test_batches=4",
-        "--trainer.log_every_n_steps=5", "--trainer.enable_progress_bar=false", *extra,
-    ])
+    return ResNetCLI(
+        args=[
+            "fit",
+            "--config",
+            TABLE6,
+            f"--model.arch={arch}",
+            "--experiment=quick",
+            f"--runs_dir={runs_dir}",
+            f"--data.init_args.data_dir={cifar_dir}",
+            "--data.init_args.batch_size=64",
+            "--trainer.max_steps=30",
+            "--trainer.val_check_interval=15",
+            "--trainer.limit_val_batches=4",
+            "--trainer.limit_test_batches=4",
+            "--trainer.log_every_n_steps=5",
+            "--trainer.enable_progress_bar=false",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +64,7 @@ def offline_folder(run_dir: Path) -> Path:
     return folders[0]
 
 
+@pytest.mark.slow
 def test_offline_wandb_run_holds_the_logged_metrics(runs_dir: Path) -> None:
     run_dir = runs_dir / "quick" / "resnet8-s0"
     folder = offline_folder(run_dir)
@@ -69,14 +82,22 @@ def test_offline_wandb_run_holds_the_logged_metrics(runs_dir: Path) -> None:
     assert table["columns"] == ["layer", "std"] and len(table["data"]) == 7
 
 
+@pytest.mark.slow
 def test_wandb_config_holds_the_resolved_config(runs_dir: Path) -> None:
     folder = offline_folder(runs_dir / "quick" / "plain8-s0")
-    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(folder)], capture_output=True, text=True, timeout=120, check=True).stdout
-    config = json.loads(out[out.index("{"):])["config"]
+    out = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    config = json.loads(out[out.index("{") :])["config"]
     assert config["config"]["model"]["arch"] == "plain8" and config["config"]["trainer"]["max_steps"] == 30
     assert config["experiment"] == "quick" and config["precision"] == "32-true" and config["seed"] == 0
 
 
+@pytest.mark.slow
 def test_local_record_describes_code_environment_and_data(runs_dir: Path, cifar: CIFAR10DataModule) -> None:
     record = read_record(runs_dir / "quick" / "resnet8-s0")
     assert record["status"] == "finished" and record["global_step"] == 30 == record["max_steps"]
@@ -91,6 +112,7 @@ def test_local_record_describes_code_environment_and_data(runs_dir: Path, cifar:
     assert (runs_dir / "quick" / "resnet8-s0" / "checkpoints" / "last.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_report_is_a_page_with_table_and_figure_and_is_reproducible(runs_dir: Path, tmp_path: Path) -> None:
     page, runs = build_report("quick", runs_dir, tmp_path)
     text = page.read_text()
@@ -105,11 +127,21 @@ def test_report_is_a_page_with_table_and_figure_and_is_reproducible(runs_dir: Pa
     assert "| [quick](quick.md) |" in (tmp_path / "README.md").read_text()
 
 
-def fake_run(network: str, train_error: float, responses: list[float] | None = None, steps: int = 100, seed: int = 0,
-             test_error: float | None = None) -> Run:
+def fake_run(
+    network: str,
+    train_error: float,
+    responses: list[float] | None = None,
+    steps: int = 100,
+    seed: int = 0,
+    test_error: float | None = None,
+) -> Run:
     arch, _, shortcut = network.partition("-")
-    record = {"config": {"model": {"arch": arch, "shortcut": shortcut or None}}, "global_step": steps, "seed": seed,
-              "final": {} if test_error is None else {"test/top1_error": test_error}}
+    record = {
+        "config": {"model": {"arch": arch, "shortcut": shortcut or None}},
+        "global_step": steps,
+        "seed": seed,
+        "final": {} if test_error is None else {"test/top1_error": test_error},
+    }
     return Run(Path(network), record, {"train/top1_error": [(steps, train_error)]}, responses)
 
 
@@ -125,22 +157,37 @@ def test_findings_compare_what_ran_beyond_the_one_seed_margin() -> None:
     smaller = falls_along("responses", "responses", "plain20", "resnet20")
     assert evaluate(smaller, [fake_run("plain20", 1, [2.0, 2.0]), fake_run("resnet20", 1, [1.0, 1.5])]).held is True
     # the smoke report's old "yes" for 1.012 vs 1.006 is noise now
-    assert evaluate(smaller, [fake_run("plain20", 1, [1.012]), fake_run("resnet20", 1, [1.006])]).label == "within noise"
+    assert (
+        evaluate(smaller, [fake_run("plain20", 1, [1.012]), fake_run("resnet20", 1, [1.006])]).label == "within noise"
+    )
 
 
 def test_findings_use_the_measured_seed_spread_and_never_compare_different_lengths() -> None:
     overfits = falls_along("1202 overfits", "test", "resnet1202", "resnet110")
-    r110 = [fake_run("resnet110", 1.0, steps=320, seed=s, test_error=e) for s, e in enumerate([70.0, 76.0, 82.0, 88.0, 74.0])]
+    r110 = [
+        fake_run("resnet110", 1.0, steps=320, seed=s, test_error=e)
+        for s, e in enumerate([70.0, 76.0, 82.0, 88.0, 74.0])
+    ]
     short_1202 = fake_run("resnet1202", 1.0, steps=64, test_error=90.0)
     verdict = evaluate(overfits, [*r110, short_1202])
-    assert (verdict.held, verdict.label) == (None, "not comparable") and "resnet110 320, resnet1202 64" in verdict.evidence
+    assert (verdict.held, verdict.label) == (
+        None,
+        "not comparable",
+    ) and "resnet110 320, resnet1202 64" in verdict.evidence
     same_length = evaluate(overfits, [*r110, fake_run("resnet1202", 1.0, steps=320, test_error=90.0)])
-    assert same_length.label == "within noise" and "2 x largest measured seed std" in same_length.evidence  # 12.0 < 2 x 7.07
+    assert (
+        same_length.label == "within noise" and "2 x largest measured seed std" in same_length.evidence
+    )  # 12.0 < 2 x 7.07
 
 
 def test_every_option_of_a_finding_is_checked() -> None:
     beats = above_all("every ResNet-34 beats plain-34", "train", "plain34", "resnet34-A", "resnet34-B", "resnet34-C")
-    runs = [fake_run("plain34", 30.0), fake_run("resnet34-A", 25.0), fake_run("resnet34-B", 24.0), fake_run("resnet34-C", 32.0)]
+    runs = [
+        fake_run("plain34", 30.0),
+        fake_run("resnet34-A", 25.0),
+        fake_run("resnet34-B", 24.0),
+        fake_run("resnet34-C", 32.0),
+    ]
     verdict = evaluate(beats, runs)
     assert verdict.label == "**no**" and "plain34 30.00 < resnet34-C 32.00" in verdict.evidence
 
@@ -151,13 +198,16 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     connect = socket.socket.connect
 
     def guarded(self: socket.socket, address) -> None:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(address[0]).startswith(("127.", "::1", "localhost")):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not str(address[0]).startswith(
+            ("127.", "::1", "localhost")
+        ):
             raise OSError(f"test tried to reach {address}")
         return connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.mark.slow
 def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: None) -> None:
     import wandb_workspaces.reports.v2 as wr
 
@@ -172,7 +222,10 @@ def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: N
     assert any("| plain8 |" in t for t in tables)
 
 
-def test_unreachable_wandb_server_never_stalls_training(tmp_path: Path, cifar_dir: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None) -> None:
+@pytest.mark.slow
+def test_unreachable_wandb_server_never_stalls_training(
+    tmp_path: Path, cifar_dir: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None
+) -> None:
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)  # "logged in" ...
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # ... to a server that is not there
@@ -184,7 +237,9 @@ def test_unreachable_wandb_server_never_stalls_training(tmp_path: Path, cifar_di
     assert offline_folder(tmp_path / "quick" / "resnet8-s0").is_dir()
 
 
-def test_without_login_wandb_goes_offline_and_connects_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None) -> None:
+def test_without_login_wandb_goes_offline_and_connects_nowhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None
+) -> None:
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
@@ -193,6 +248,7 @@ def test_without_login_wandb_goes_offline_and_connects_nowhere(tmp_path: Path, m
     assert isinstance(loggers[0], CSVLogger) and isinstance(loggers[1], WandbLogger) and loggers[1]._offline
 
 
+@pytest.mark.slow
 def test_resumed_runs_keep_their_wandb_id_online_and_get_a_segment_id_offline(tmp_path: Path) -> None:
     first = wandb_run_id(tmp_path, resuming=False, offline=False)
     assert wandb_run_id(tmp_path, resuming=True, offline=False) == first

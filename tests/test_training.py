@@ -28,15 +28,22 @@ class LRRecorder(Callback):
 
 def random_loader(n: int = 64, batch_size: int = 8) -> DataLoader:
     generator = torch.Generator().manual_seed(0)
-    data = TensorDataset(torch.randn(n, 3, 32, 32, generator=generator), torch.randint(0, 10, (n,), generator=generator))
+    data = TensorDataset(
+        torch.randn(n, 3, 32, 32, generator=generator), torch.randint(0, 10, (n,), generator=generator)
+    )
     return DataLoader(data, batch_size=batch_size)
 
 
 def fit(module: pl.LightningModule, max_steps: int, callbacks: list[Callback], tmp_path) -> pl.Trainer:
     trainer = pl.Trainer(
-        max_steps=max_steps, callbacks=callbacks, logger=False,
+        max_steps=max_steps,
+        callbacks=callbacks,
+        logger=False,
         enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
-        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path, log_every_n_steps=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        log_every_n_steps=1,
     )
     trainer.fit(module, train_dataloaders=random_loader())
     return trainer
@@ -52,8 +59,14 @@ def test_optimizer_is_the_papers_sgd() -> None:
     config = ImageClassifier("resnet8").configure_optimizers()
     optimizer = config["optimizer"]
     assert isinstance(optimizer, CaffeSGD)  # the paper's Caffe form by default; PyTorch's on request
-    assert isinstance(ImageClassifier("resnet8", momentum_form="pytorch").configure_optimizers()["optimizer"], torch.optim.SGD)
-    assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["weight_decay"] == 1e-4 and optimizer.defaults["lr"] == 0.1
+    assert isinstance(
+        ImageClassifier("resnet8", momentum_form="pytorch").configure_optimizers()["optimizer"], torch.optim.SGD
+    )
+    assert (
+        optimizer.defaults["momentum"] == 0.9
+        and optimizer.defaults["weight_decay"] == 1e-4
+        and optimizer.defaults["lr"] == 0.1
+    )
     assert config["lr_scheduler"]["interval"] == "step"
     plateau = ImageClassifier("resnet8", lr_schedule="plateau").configure_optimizers()["lr_scheduler"]
     assert isinstance(plateau["scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)

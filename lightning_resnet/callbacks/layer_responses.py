@@ -17,7 +17,8 @@ from ..runs import RESPONSES_FILE
 
 
 def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
-    """Std of every response layer over all elements of the given batches (accumulated in float64); None without batches."""
+    """Std of every response layer over all elements of the given batches (accumulated in float64); None
+    without batches."""
     total = sq = count = None
     for images in batches:
         with recording_responses(net) as responses:
@@ -50,9 +51,13 @@ class LayerResponses(Callback):
             seen = 0
             loaders = datamodule.val_dataloader()
             for batch in loaders[0] if isinstance(loaders, list) else loaders:
-                batch = datamodule.on_after_batch_transfer(pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0)
+                batch = datamodule.on_after_batch_transfer(
+                    pl_module.transfer_batch_to_device(batch, pl_module.device, 0), 0
+                )
                 if not (isinstance(batch[0], torch.Tensor) and batch[0].ndim == 4):
-                    rank_zero_warn("layer responses need single-view validation batches (val_protocol: center); skipped")
+                    rank_zero_warn(
+                        "layer responses need single-view validation batches (val_protocol: center); skipped"
+                    )
                     return
                 images = batch[0][: self.num_images - seen]
                 seen += len(images)

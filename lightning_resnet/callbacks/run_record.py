@@ -23,7 +23,9 @@ from ..tracking import environment, git_state
 from .warmup import TrainErrorWarmup
 
 
-def run_definition(module: pl.LightningModule, datamodule: pl.LightningDataModule | None, trainer: pl.Trainer) -> dict[str, Any]:
+def run_definition(
+    module: pl.LightningModule, datamodule: pl.LightningDataModule | None, trainer: pl.Trainer
+) -> dict[str, Any]:
     """What defines a run's experiment: network, recipe, schedule, batch, BN batch, precision, data, seed, warm-up.
 
     Saved in every checkpoint; a resume whose definition differs is refused (``ResNetCLI.before_fit``).
@@ -60,7 +62,9 @@ class RunRecord(SaveConfigCallback):
         self.definition = run_definition(pl_module, trainer.datamodule, trainer) if stage == "fit" else None
         super().setup(trainer, pl_module, stage)
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         if self.definition is not None:
             checkpoint[DEFINITION_KEY] = self.definition
 

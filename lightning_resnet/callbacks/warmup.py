@@ -30,7 +30,9 @@ class TrainErrorWarmup(Callback):
         self.finished = False
         self.switched_at_step: int | None = None
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self.finished or self.factor is not None:
             return
         optimizer = trainer.optimizers[0]
@@ -39,12 +41,17 @@ class TrainErrorWarmup(Callback):
             group["lr"] *= self.factor
         rank_zero_info(f"Warm-up: learning rate {self.lr} until the training error is below {self.until_error}%.")
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self.finished or self.factor is None:
             return
         error = trainer.callback_metrics.get(self.monitor)
         if error is None:
-            raise KeyError(f"TrainErrorWarmup monitors {self.monitor!r}, which the module does not log; logged: {sorted(trainer.callback_metrics)}")
+            raise KeyError(
+                f"TrainErrorWarmup monitors {self.monitor!r}, which the module does not log; logged: "
+                f"{sorted(trainer.callback_metrics)}"
+            )
         if float(error) < self.until_error:
             for group in trainer.optimizers[0].param_groups:
                 group["lr"] /= self.factor

@@ -6,6 +6,14 @@ from .transforms import crop_at, random_hflip, random_pad_crop
 from .views import center_view, multiscale_views, ten_crop_views, train_view
 
 __all__ = [
-    "CIFAR10DataModule", "ImageNetDataModule", "load_cifar10", "crop_at", "random_hflip", "random_pad_crop",
-    "center_view", "multiscale_views", "ten_crop_views", "train_view",
+    "CIFAR10DataModule",
+    "ImageNetDataModule",
+    "load_cifar10",
+    "crop_at",
+    "random_hflip",
+    "random_pad_crop",
+    "center_view",
+    "multiscale_views",
+    "ten_crop_views",
+    "train_view",
 ]

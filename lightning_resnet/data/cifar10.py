@@ -59,17 +59,22 @@ def load_cifar10(root: str | os.PathLike, train: bool = True) -> tuple[torch.Ten
             raise
         except Exception as err:  # truncated file, wrong format, missing keys, bad shape
             raise DatasetError(
-                f"CIFAR-10 file {path} is corrupted or not in the 'python version' format ({type(err).__name__}: {err}). "
-                f"Delete {folder} and let the DataModule download it again, or replace it with the original files."
+                f"CIFAR-10 file {path} is corrupted or not in the 'python version' format "
+                f"({type(err).__name__}: {err}). Delete {folder} and let the DataModule download it again, or "
+                "replace it with the original files."
             ) from err
         if len(data) != len(target) or (target.numel() and (target.min() < 0 or target.max() > 9)):
-            raise DatasetError(f"CIFAR-10 file {path} has inconsistent images/labels; replace it with the original file.")
+            raise DatasetError(
+                f"CIFAR-10 file {path} has inconsistent images/labels; replace it with the original file."
+            )
         images.append(data)
         labels.append(target)
     images_t, labels_t = torch.cat(images), torch.cat(labels)
     expected = NUM_TRAIN if train else NUM_TEST
     if len(images_t) != expected:
-        raise DatasetError(f"CIFAR-10 under {folder} has {len(images_t)} {'train' if train else 'test'} images, expected {expected}.")
+        raise DatasetError(
+            f"CIFAR-10 under {folder} has {len(images_t)} {'train' if train else 'test'} images, expected {expected}."
+        )
     return images_t, labels_t
 
 
@@ -170,6 +175,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
 
     def fingerprint(self) -> dict[str, object]:
         """What data a run actually used: split sizes and a hash of each split's pixels and labels."""
+
         def digest(split: IndexedImages) -> str:
             h = hashlib.sha256(split.images.numpy().tobytes())
             h.update(split.labels.numpy().tobytes())
@@ -197,7 +203,9 @@ class CIFAR10DataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         per_device_batch_size(self.hparams.batch_size, self.trainer)  # refuses a batch that does not divide
-        return StepBatchLoader(StepBatches(self.train_set.images, self.train_set.labels, self.hparams.batch_size, self.trainer))
+        return StepBatchLoader(
+            StepBatches(self.train_set.images, self.train_set.labels, self.hparams.batch_size, self.trainer)
+        )
 
     @property
     def has_test_curve(self) -> bool:
@@ -205,7 +213,11 @@ class CIFAR10DataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """The held-out split and, with ``test_curve``, the test set (module.EVAL_STREAMS, in that order)."""
-        return [self._loader(self.val_set), self._loader(self.test_set)] if self.has_test_curve else self._loader(self.val_set)
+        return (
+            [self._loader(self.val_set), self._loader(self.test_set)]
+            if self.has_test_curve
+            else self._loader(self.val_set)
+        )
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set)
@@ -229,4 +241,3 @@ class CIFAR10DataModule(pl.LightningDataModule):
             generator = torch.Generator(images.device).manual_seed(key[0])
             images = random_hflip(random_pad_crop(images, self.hparams.padding, generator), generator=generator)
         return images, labels
-

@@ -18,7 +18,9 @@ def per_device_batch_size(global_batch: int, trainer: pl.Trainer | None, trainin
     if global_batch % shards:
         accumulate = getattr(trainer, "accumulate_grad_batches", 1) if training else 1
         raise ValueError(
-            f"batch_size {global_batch} is the global batch and must divide evenly over the {trainer.world_size} devices "
-            f"({trainer.num_nodes} nodes x {trainer.num_devices} devices) x {accumulate} accumulation steps; choose a multiple of {shards}."
+            f"batch_size {global_batch} is the global batch and must divide evenly over "
+            f"the {trainer.world_size} devices ({trainer.num_nodes} nodes x {trainer.num_devices} devices) x "
+            f"{accumulate} accumulation steps; choose "
+            f"a multiple of {shards}."
         )
     return global_batch // shards

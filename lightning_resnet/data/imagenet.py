@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -42,8 +43,17 @@ from .cifar10 import DATA_DIR_ENV, DatasetError
 from .distributed import per_device_batch_size
 from .stream import run_seed, stream_key
 from .views import (
-    IMAGENET_MEAN, MULTISCALE_SIDES, PCA_BASIS, PROTOCOLS, Protocol, center_view, multiscale_views, normalize, pca_lighting,
-    ten_crop_views, train_view,
+    IMAGENET_MEAN,
+    MULTISCALE_SIDES,
+    PCA_BASIS,
+    PROTOCOLS,
+    Protocol,
+    center_view,
+    multiscale_views,
+    normalize,
+    pca_lighting,
+    ten_crop_views,
+    train_view,
 )
 
 TORCHVISION_ARCHIVES = ("ILSVRC2012_devkit_t12.tar.gz", "meta.bin")
@@ -68,10 +78,14 @@ def read_image(path: str) -> torch.Tensor:
     try:
         return decode_image(read_file(path), mode=ImageReadMode.RGB)
     except RuntimeError as err:
-        raise DatasetError(f"cannot decode {path} ({err}); delete or replace this file, then resume with --ckpt_path last") from err
+        raise DatasetError(
+            f"cannot decode {path} ({err}); delete or replace this file, then resume with --ckpt_path last"
+        ) from err
 
 
-def image_folder(root: Path, layout: str, split: str, loader: Callable[[str], torch.Tensor], transform: Callable | None) -> Dataset:
+def image_folder(
+    root: Path, layout: str, split: str, loader: Callable[[str], torch.Tensor], transform: Callable | None
+) -> Dataset:
     from torchvision.datasets import ImageFolder, ImageNet
 
     if layout == "torchvision":
@@ -164,7 +178,9 @@ class ImageNetDataModule(pl.LightningDataModule):
     def _dataset(self, split: str, stage: str) -> Dataset:
         layout = find_layout(self.data_dir)
         if self.hparams.decode_on_device:
-            return image_folder(self.data_dir, layout, split, read_file, transform=None)  # raw bytes, decoded on the device
+            return image_folder(
+                self.data_dir, layout, split, read_file, transform=None
+            )  # raw bytes, decoded on the device
         return image_folder(self.data_dir, layout, split, read_image, transform=self.views(stage))
 
     def setup(self, stage: str | None = None) -> None:
@@ -176,10 +192,14 @@ class ImageNetDataModule(pl.LightningDataModule):
         if stage in (None, "fit") and self.train_set is None:  # scanning 1.28M files only when training
             self.train_set = self._dataset("train", "train")
             if list(self.train_set.classes) != self.classes:
-                raise DatasetError(f"{self.data_dir}/train and {self.data_dir}/val have different class folders; both need the same classes")
+                raise DatasetError(
+                    f"{self.data_dir}/train and {self.data_dir}/val have different class folders; "
+                    "both need the same classes"
+                )
 
     def fingerprint(self) -> dict[str, object]:
         """What data a run used: image counts and a hash of each split's file list and labels."""
+
         def digest(dataset: Dataset) -> str:
             h = hashlib.sha256()
             for path, label in dataset.samples:
@@ -187,8 +207,11 @@ class ImageNetDataModule(pl.LightningDataModule):
             return h.hexdigest()[:16]
 
         return {
-            "name": "ImageNet", "path": str(self.data_dir.resolve()), "layout": find_layout(self.data_dir),
-            "classes": len(self.classes), "train_images": len(self.train_set) if self.train_set else None,
+            "name": "ImageNet",
+            "path": str(self.data_dir.resolve()),
+            "layout": find_layout(self.data_dir),
+            "classes": len(self.classes),
+            "train_images": len(self.train_set) if self.train_set else None,
             "val_images": len(self.val_set),
             "sha256": {"val": digest(self.val_set), **({"train": digest(self.train_set)} if self.train_set else {})},
             "test_protocol": self.hparams.test_protocol,
@@ -197,8 +220,14 @@ class ImageNetDataModule(pl.LightningDataModule):
     def _loader(self, dataset: Dataset, batch_size: int, train: bool) -> DataLoader:
         workers = self.hparams.num_workers
         return DataLoader(
-            dataset, batch_size=batch_size, shuffle=train, drop_last=train, num_workers=workers,
-            collate_fn=collate_views, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+            dataset,
+            batch_size=batch_size,
+            shuffle=train,
+            drop_last=train,
+            num_workers=workers,
+            collate_fn=collate_views,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

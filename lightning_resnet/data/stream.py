@@ -10,7 +10,8 @@ step ``s`` continues exactly where an uninterrupted one would: nothing but the s
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -60,7 +61,11 @@ class StepBatches(IterableDataset):
             for part in range(accumulate):
                 start = s * self.batch_size + (part * world + rank) * share
                 index = order[start : start + share]
-                yield self.images[index], self.labels[index], stream_key(seed, rank, epoch * self.steps_per_epoch + s, part)
+                yield (
+                    self.images[index],
+                    self.labels[index],
+                    stream_key(seed, rank, epoch * self.steps_per_epoch + s, part),
+                )
 
 
 class StepBatchLoader(DataLoader):
@@ -75,4 +80,7 @@ class StepBatchLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state != (current := self.state_dict()):
-            raise ValueError(f"this run's training stream {current} differs from the checkpoint's {state}; resume with the same data, batch and seed")
+            raise ValueError(
+                f"this run's training stream {current} differs from the checkpoint's {state}; resume with the same "
+                "data, batch and seed"
+            )

@@ -7,8 +7,8 @@ arrives: ``python -c "from lightning_resnet.data.synthetic import write_image_tr
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -46,5 +46,7 @@ def write_image_tree(
                 coarse = torch.randint(0, 256, (1, 3, max(h // 8, 1), max(w // 8, 1)), generator=generator).float()
                 image = F.interpolate(coarse, size=(h, w), mode="bilinear")[0]
                 image[c % 3] = image[c % 3] * 0.5 + 127
-                write_jpeg(image.clamp(0, 255).to(torch.uint8), str(folder / f"{wnid}_{split}_{i}.JPEG"), quality=quality)
+                write_jpeg(
+                    image.clamp(0, 255).to(torch.uint8), str(folder / f"{wnid}_{split}_{i}.JPEG"), quality=quality
+                )
     return root

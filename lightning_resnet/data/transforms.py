@@ -27,7 +27,9 @@ def random_pad_crop(images: torch.Tensor, padding: int = 4, generator: torch.Gen
     if height != width:
         raise ValueError(f"random_pad_crop expects square images, got {height}x{width}")
     padded = F.pad(images, (padding,) * 4)
-    offsets = torch.randint(0, 2 * padding + 1, (batch, 2), generator=generator, device=generator.device if generator else "cpu")
+    offsets = torch.randint(
+        0, 2 * padding + 1, (batch, 2), generator=generator, device=generator.device if generator else "cpu"
+    )
     return crop_at(padded, offsets.to(images.device), height)
 
 

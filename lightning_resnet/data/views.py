@@ -7,7 +7,8 @@ colour augmentation run later, on the whole batch (:func:`normalize`, :func:`pca
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torchvision.transforms import v2
@@ -42,11 +43,14 @@ def center_view(image: torch.Tensor, side: int = 256, crop: int = 224) -> torch.
 
 
 def ten_crop_views(image: torch.Tensor, side: int = 256, crop: int = 224) -> torch.Tensor:
-    """Tables 2-3: shorter side ``side``, the four corner and the centre crops and their flips: ``(10, 3, crop, crop)``."""
+    """Tables 2-3: shorter side ``side``, the four corner and the centre crops and their flips: ``(10, 3, crop,
+    crop)``."""
     return torch.stack(F.ten_crop(F.resize(image, side, antialias=True), [crop, crop]))
 
 
-def multiscale_views(image: torch.Tensor, sides: Sequence[int] = MULTISCALE_SIDES, flips: bool = False) -> list[torch.Tensor]:
+def multiscale_views(
+    image: torch.Tensor, sides: Sequence[int] = MULTISCALE_SIDES, flips: bool = False
+) -> list[torch.Tensor]:
     """Table 4 (Section 3.4): the whole image at each shorter side, for fully-convolutional scoring; with ``flips``
     also each one's mirror image (the paper names no flips for this protocol, unlike 10-crop)."""
     views = []
@@ -68,13 +72,18 @@ def normalize(images: torch.Tensor | list, mean: torch.Tensor) -> torch.Tensor |
 
 
 def pca_lighting(
-    images: torch.Tensor, basis: torch.Tensor | None = None, alpha_std: float = PCA_ALPHA_STD, generator: torch.Generator | None = None
+    images: torch.Tensor,
+    basis: torch.Tensor | None = None,
+    alpha_std: float = PCA_ALPHA_STD,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Add AlexNet's PCA colour noise to a ``(B, 3, H, W)`` float batch: one RGB offset per image.
 
     ``basis`` is :data:`PCA_BASIS`; pass it already on the batch's device to spare a copy per batch.
     """
     basis = PCA_BASIS if basis is None else basis
-    alpha = torch.randn(images.shape[0], 3, generator=generator, device=generator.device if generator else images.device)
+    alpha = torch.randn(
+        images.shape[0], 3, generator=generator, device=generator.device if generator else images.device
+    )
     offset = (alpha.to(images.device) * alpha_std) @ basis.to(images.device).T  # (B, 3)
     return images + offset[:, :, None, None].to(images.dtype)

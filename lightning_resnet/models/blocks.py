@@ -134,7 +134,8 @@ def make_stage(
     stride: int,
     **block_kwargs,
 ) -> tuple[nn.Sequential, int]:
-    """``num_blocks`` blocks of one width; only the first one changes resolution. Returns the stage and its output channels."""
+    """``num_blocks`` blocks of one width; only the first one changes resolution. Returns the stage and its
+    output channels."""
     blocks = []
     for i in range(num_blocks):
         blocks.append(block(in_channels, width, stride if i == 0 else 1, **block_kwargs))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .blocks import BasicBlock, conv_bn, init_he_, make_stage
+from .registry import register_model
 
-CIFAR_DEPTHS: tuple[int, ...] = (20, 32, 44, 56, 110, 1202)
+CIFAR_DEPTHS: tuple[int, ...] = (20, 32, 44, 56, 110, 1202)  # the paper's (Table 6, Figure 6)
+SMALLEST = 8  # n = 1: the smallest member, registered for quick checks and tests
 
 
 class CifarResNet(nn.Module):
@@ -28,7 +32,9 @@ class CifarResNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"CIFAR depth must be 6n+2 with n >= 1 (e.g. {', '.join(map(str, CIFAR_DEPTHS))}), got {depth}")
+            raise ValueError(
+                f"CIFAR depth must be 6n+2 with n >= 1 (e.g. {', '.join(map(str, CIFAR_DEPTHS))}), got {depth}"
+            )
         n = (depth - 2) // 6
         self.depth, self.shortcut = depth, shortcut
         self.stem = conv_bn(in_channels, widths[0], 3)
@@ -44,3 +50,23 @@ class CifarResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stages(F.relu(self.stem(x)))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def cifar_network(
+    depth: int, residual: bool, num_classes: int | None = None, shortcut: str | None = None, stride_on_3x3: bool = False
+) -> CifarResNet:
+    """``resnet<depth>`` (option A unless ``shortcut`` says otherwise) or ``plain<depth>`` (no shortcuts)."""
+    if stride_on_3x3:
+        raise ValueError("stride_on_3x3 applies to ImageNet bottleneck nets only")
+    if not residual and shortcut not in (None, "none"):
+        raise ValueError(
+            f"plain{depth} is a plain network and has no shortcuts; drop shortcut={shortcut!r} or use resnet{depth}"
+        )
+    return CifarResNet(depth, shortcut=(shortcut or "A") if residual else "none", num_classes=num_classes or 10)
+
+
+for _depth in (SMALLEST, *CIFAR_DEPTHS):
+    for _kind in ("plain", "resnet"):
+        register_model(
+            f"{_kind}{_depth}", partial(cifar_network, _depth, _kind == "resnet"), family="cifar", input_size=32
+        )

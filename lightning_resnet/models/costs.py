@@ -6,21 +6,21 @@ columns can be checked against the paper and cost estimates need no hand-kept nu
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import create_model
+from .registry import create_model
 
 
-@lru_cache(maxsize=None)
+@cache
 def parameters(arch: str, shortcut: str | None = None) -> int:
     """Trainable parameters of a registered network (``resnet56``; ``resnet34`` with shortcut ``B``)."""
     return sum(p.numel() for p in create_model(arch, shortcut=shortcut).parameters())
 
 
-@lru_cache(maxsize=None)
+@cache
 def forward_macs(arch: str, shortcut: str | None = None, size: int = 32) -> float:
     """Multiply-adds of one forward pass of one ``size`` x ``size`` image."""
     net = create_model(arch, shortcut=shortcut).eval()

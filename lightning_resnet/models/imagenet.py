@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .blocks import BasicBlock, Bottleneck, conv_bn, init_he_, make_stage
+from .registry import register_model
 
 # depth -> (block, blocks per stage conv2_x..conv5_x), as in Table 1
 IMAGENET_LAYOUTS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
@@ -56,3 +59,22 @@ class ImageNetResNet(nn.Module):
         x = F.max_pool2d(F.relu(self.stem(x)), kernel_size=3, stride=2, padding=1)
         x = self.stages(x)
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def imagenet_network(
+    depth: int, residual: bool, num_classes: int | None = None, shortcut: str | None = None, stride_on_3x3: bool = False
+) -> ImageNetResNet:
+    """``resnet<depth>`` (option B unless ``shortcut`` says otherwise) or ``plain<depth>`` (no shortcuts)."""
+    if not residual and shortcut not in (None, "none"):
+        raise ValueError(
+            f"plain{depth} is a plain network and has no shortcuts; drop shortcut={shortcut!r} or use resnet{depth}"
+        )
+    kind = (shortcut or "B") if residual else "none"
+    return ImageNetResNet(depth, shortcut=kind, num_classes=num_classes or 1000, stride_on_3x3=stride_on_3x3)
+
+
+for _depth in IMAGENET_DEPTHS:
+    for _kind in ("plain", "resnet"):
+        register_model(
+            f"{_kind}{_depth}", partial(imagenet_network, _depth, _kind == "resnet"), family="imagenet", input_size=224
+        )

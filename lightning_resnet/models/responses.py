@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -29,7 +29,10 @@ def response_layers(net: nn.Module) -> list[nn.BatchNorm2d]:
 def recording_responses(net: nn.Module) -> Iterator[list[torch.Tensor]]:
     """Within the block, every forward pass appends the responses of :func:`response_layers` to the yielded list."""
     responses: list[torch.Tensor] = []
-    handles = [layer.register_forward_hook(lambda _m, _i, out: responses.append(out.detach())) for layer in response_layers(net)]
+    handles = [
+        layer.register_forward_hook(lambda _m, _i, out: responses.append(out.detach()))
+        for layer in response_layers(net)
+    ]
     try:
         yield responses
     finally:

@@ -1,4 +1,5 @@
-"""The paper as data: its tables and figures (what each shows and trains), pools of shared runs, numbers, interpretations."""
+"""The paper as data: its tables and figures (what each shows and trains), pools of shared runs, numbers,
+interpretations."""
 
 from .experiments import METRIC_NAMES, SPECS, Finding, ReportSpec, reproducible_ids, spec_for
 from .interpretations import INTERPRETATIONS, interpretations_table
@@ -6,6 +7,20 @@ from .numbers import TABLE2, TABLE3, TABLE4, TABLE6, PaperResult
 from .pools import POOLS, Pool, config_path
 
 __all__ = [
-    "METRIC_NAMES", "SPECS", "Finding", "ReportSpec", "reproducible_ids", "spec_for", "INTERPRETATIONS", "interpretations_table",
-    "TABLE2", "TABLE3", "TABLE4", "TABLE6", "PaperResult", "POOLS", "Pool", "config_path",
+    "METRIC_NAMES",
+    "SPECS",
+    "Finding",
+    "ReportSpec",
+    "reproducible_ids",
+    "spec_for",
+    "INTERPRETATIONS",
+    "interpretations_table",
+    "TABLE2",
+    "TABLE3",
+    "TABLE4",
+    "TABLE6",
+    "PaperResult",
+    "POOLS",
+    "Pool",
+    "config_path",
 ]

@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from ..runs import experiment_folder
 from .numbers import TABLE2, TABLE3, TABLE4, TABLE6, PaperResult
 
-METRIC_NAMES = {"train": "training error", "val": "validation error", "test": "test error", "responses": "layer response std",
-                "test/ten_crop": "10-crop test", "test/multiscale": "multi-scale test"}
+METRIC_NAMES = {
+    "train": "training error",
+    "val": "validation error",
+    "test": "test error",
+    "responses": "layer response std",
+    "test/ten_crop": "10-crop test",
+    "test/multiscale": "multi-scale test",
+}
 
 
 @dataclass(frozen=True)
@@ -80,83 +86,157 @@ SPECS: dict[str, ReportSpec] = {
     spec.id: spec
     for spec in (
         ReportSpec(
-            "fig1", "Figure 1: training and test error of plain-20 and plain-56 on CIFAR-10",
+            "fig1",
+            "Figure 1: training and test error of plain-20 and plain-56 on CIFAR-10",
             panels=(("plain networks", ("plain20", "plain56")),),
-            networks=("plain20", "plain56"), pool="cifar10",
+            networks=("plain20", "plain56"),
+            pool="cifar10",
             findings=(
-                falls_along("plain-56 has higher training error than plain-20 (degradation)", "train", "plain56", "plain20"),
+                falls_along(
+                    "plain-56 has higher training error than plain-20 (degradation)", "train", "plain56", "plain20"
+                ),
                 falls_along("plain-56 has higher test error than plain-20", "test", "plain56", "plain20"),
             ),
         ),
         ReportSpec(
-            "fig6", "Figure 6: training on CIFAR-10, plain nets, ResNets, and ResNet-110 vs ResNet-1202",
+            "fig6",
+            "Figure 6: training on CIFAR-10, plain nets, ResNets, and ResNet-110 vs ResNet-1202",
             panels=(("plain", PLAIN), ("ResNet", RESNETS), ("ResNet-110 vs 1202", ("resnet110", "resnet1202"))),
-            networks=(*PLAIN, *RESNETS, "resnet1202"), pool="cifar10", small_scale_note=RESNET1202_NOTE,
+            networks=(*PLAIN, *RESNETS, "resnet1202"),
+            pool="cifar10",
+            small_scale_note=RESNET1202_NOTE,
             findings=(
-                falls_along("deeper plain nets have higher training error (plain-56 > plain-20)", "train", "plain56", "plain20"),
-                falls_along("deeper ResNets have lower training error (ResNet-20 > ResNet-56 > ResNet-110)", "train",
-                            "resnet20", "resnet56", "resnet110"),
-                *(falls_along(f"ResNet-{d} has lower training error than plain-{d}", "train", f"plain{d}", f"resnet{d}")
-                  for d in (20, 32, 44, 56)),
+                falls_along(
+                    "deeper plain nets have higher training error (plain-56 > plain-20)", "train", "plain56", "plain20"
+                ),
+                falls_along(
+                    "deeper ResNets have lower training error (ResNet-20 > ResNet-56 > ResNet-110)",
+                    "train",
+                    "resnet20",
+                    "resnet56",
+                    "resnet110",
+                ),
+                *(
+                    falls_along(
+                        f"ResNet-{d} has lower training error than plain-{d}", "train", f"plain{d}", f"resnet{d}"
+                    )
+                    for d in (20, 32, 44, 56)
+                ),
             ),
         ),
         ReportSpec(
-            "table6", "Table 6: CIFAR-10 test error of ResNets",
+            "table6",
+            "Table 6: CIFAR-10 test error of ResNets",
             paper=TABLE6,
             panels=(("ResNets", (*RESNETS, "resnet1202")),),
-            networks=(*RESNETS, "resnet1202"), seeds=(("resnet110", 5),), pool="cifar10", small_scale_note=RESNET1202_NOTE,
+            networks=(*RESNETS, "resnet1202"),
+            seeds=(("resnet110", 5),),
+            pool="cifar10",
+            small_scale_note=RESNET1202_NOTE,
             findings=(
                 falls_along("test error falls with depth from ResNet-20 to ResNet-110", "test", *RESNETS),
-                falls_along("ResNet-1202 has higher test error than ResNet-110 (overfitting)", "test", "resnet1202", "resnet110"),
+                falls_along(
+                    "ResNet-1202 has higher test error than ResNet-110 (overfitting)", "test", "resnet1202", "resnet110"
+                ),
             ),
         ),
         ReportSpec(
-            "fig7", "Figure 7: standard deviations of layer responses on CIFAR-10",
+            "fig7",
+            "Figure 7: standard deviations of layer responses on CIFAR-10",
             responses=True,
-            networks=("plain20", "plain56", "resnet20", "resnet56", "resnet110"), pool="cifar10",
+            networks=("plain20", "plain56", "resnet20", "resnet56", "resnet110"),
+            pool="cifar10",
             findings=(
                 falls_along("ResNet-20 responds less than plain-20", "responses", "plain20", "resnet20"),
                 falls_along("ResNet-56 responds less than plain-56", "responses", "plain56", "resnet56"),
-                falls_along("deeper ResNets respond less (ResNet-20 > 56 > 110)", "responses", "resnet20", "resnet56", "resnet110"),
+                falls_along(
+                    "deeper ResNets respond less (ResNet-20 > 56 > 110)",
+                    "responses",
+                    "resnet20",
+                    "resnet56",
+                    "resnet110",
+                ),
             ),
         ),
         ReportSpec(
-            "table2", "Table 2: ImageNet top-1 error (10-crop) of plain and residual 18- and 34-layer nets",
-            paper=TABLE2, panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
-            networks=TABLE2_NETS, pool="imagenet", test_metric="test/ten_crop",
-            findings=(
-                falls_along("plain-34 has higher validation error than plain-18 (degradation)", "test/ten_crop", "plain34", "plain18"),
-                falls_along("ResNet-34 has lower validation error than ResNet-18", "test/ten_crop", "resnet18-A", "resnet34-A"),
-                falls_along("ResNet-34 has lower validation error than plain-34", "test/ten_crop", "plain34", "resnet34-A"),
-            ),
-        ),
-        ReportSpec(
-            "fig4", "Figure 4: ImageNet training curves of plain-18/34 and ResNet-18/34",
+            "table2",
+            "Table 2: ImageNet top-1 error (10-crop) of plain and residual 18- and 34-layer nets",
+            paper=TABLE2,
             panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
-            networks=TABLE2_NETS, pool="imagenet", test_metric="test/ten_crop",
+            networks=TABLE2_NETS,
+            pool="imagenet",
+            test_metric="test/ten_crop",
+            findings=(
+                falls_along(
+                    "plain-34 has higher validation error than plain-18 (degradation)",
+                    "test/ten_crop",
+                    "plain34",
+                    "plain18",
+                ),
+                falls_along(
+                    "ResNet-34 has lower validation error than ResNet-18", "test/ten_crop", "resnet18-A", "resnet34-A"
+                ),
+                falls_along(
+                    "ResNet-34 has lower validation error than plain-34", "test/ten_crop", "plain34", "resnet34-A"
+                ),
+            ),
+        ),
+        ReportSpec(
+            "fig4",
+            "Figure 4: ImageNet training curves of plain-18/34 and ResNet-18/34",
+            panels=(("plain", ("plain18", "plain34")), ("ResNet (option A)", ("resnet18-A", "resnet34-A"))),
+            networks=TABLE2_NETS,
+            pool="imagenet",
+            test_metric="test/ten_crop",
             findings=(
                 falls_along("plain-34 has higher training error than plain-18", "train", "plain34", "plain18"),
                 falls_along("ResNet-34 has lower training error than ResNet-18", "train", "resnet18-A", "resnet34-A"),
             ),
         ),
         ReportSpec(
-            "table3", "Table 3: ImageNet top-1/top-5 error (10-crop): shortcut options and deeper ResNets",
+            "table3",
+            "Table 3: ImageNet top-1/top-5 error (10-crop): shortcut options and deeper ResNets",
             paper=TABLE3,
-            panels=(("34 layers", ("plain34", "resnet34-A", "resnet34-B", "resnet34-C")),
-                    ("bottleneck ResNets", ("resnet50", "resnet101", "resnet152"))),
-            networks=TABLE3_NETS, pool="imagenet", test_metric="test/ten_crop",
+            panels=(
+                ("34 layers", ("plain34", "resnet34-A", "resnet34-B", "resnet34-C")),
+                ("bottleneck ResNets", ("resnet50", "resnet101", "resnet152")),
+            ),
+            networks=TABLE3_NETS,
+            pool="imagenet",
+            test_metric="test/ten_crop",
             findings=(
-                falls_along("shortcut option A > B > C in error (projections help a little)", "test/ten_crop",
-                            "resnet34-A", "resnet34-B", "resnet34-C"),
-                falls_along("error falls with depth: ResNet-34 B > 50 > 101 > 152", "test/ten_crop", *IMAGENET_BY_DEPTH),
-                above_all("every ResNet-34 (A, B, C) beats plain-34", "test/ten_crop", "plain34", "resnet34-A", "resnet34-B", "resnet34-C"),
+                falls_along(
+                    "shortcut option A > B > C in error (projections help a little)",
+                    "test/ten_crop",
+                    "resnet34-A",
+                    "resnet34-B",
+                    "resnet34-C",
+                ),
+                falls_along(
+                    "error falls with depth: ResNet-34 B > 50 > 101 > 152", "test/ten_crop", *IMAGENET_BY_DEPTH
+                ),
+                above_all(
+                    "every ResNet-34 (A, B, C) beats plain-34",
+                    "test/ten_crop",
+                    "plain34",
+                    "resnet34-A",
+                    "resnet34-B",
+                    "resnet34-C",
+                ),
             ),
         ),
         ReportSpec(
-            "table4", "Table 4: single-model ImageNet error under multi-scale testing",
-            paper=TABLE4, networks=TABLE4_NETS, pool="imagenet", test_metric="test/multiscale", test_protocol="multiscale",
+            "table4",
+            "Table 4: single-model ImageNet error under multi-scale testing",
+            paper=TABLE4,
+            networks=TABLE4_NETS,
+            pool="imagenet",
+            test_metric="test/multiscale",
+            test_protocol="multiscale",
             findings=(
-                falls_along("error falls with depth: ResNet-34 B > 50 > 101 > 152", "test/multiscale", *IMAGENET_BY_DEPTH),
+                falls_along(
+                    "error falls with depth: ResNet-34 B > 50 > 101 > 152", "test/multiscale", *IMAGENET_BY_DEPTH
+                ),
                 falls_along("option C beats option B at 34 layers", "test/multiscale", "resnet34-B", "resnet34-C"),
             ),
         ),

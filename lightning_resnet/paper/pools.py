@@ -62,25 +62,42 @@ POOLS: dict[str, Pool] = {
     pool.name: pool
     for pool in (
         Pool(
-            "cifar10", "CIFAR-10", "table6.yaml",
+            "cifar10",
+            "CIFAR-10",
+            "table6.yaml",
             presets={name: (f"presets/{name}.yaml",) for name in ("smoke", "short", "paper")},
-            iterations=64_000, batch=128, image_size=32,
+            iterations=64_000,
+            batch=128,
+            image_size=32,
             held_out=("test_curve/top1_error", "test error on the 10k test images (the paper's bold curves)"),
-            result_note="Errors in percent. Test error: the final weights on the {images} CIFAR-10 test images; val error: the "
-            "held-out split; training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
-            # Section 4.2's warm-up for ResNet-110; the paper does not say for 1202, which gets it too (see interpretations)
+            result_note="Errors in percent. Test error: the final weights on the {images} CIFAR-10 test images; "
+            "val error: the held-out split; training error: mean over the last 50 iterations (with augmentation). "
+            "Several seeds: mean ± std.",
+            # Section 4.2's warm-up for ResNet-110; silent for 1202, which gets it too (see interpretations)
             warmup=("resnet110", "resnet1202"),
             # ResNet-1202 costs 11x ResNet-110 per image: 64 iterations keep a smoke run within ~20 min on a 2-core CPU
-            caps={"smoke": {"resnet1202": ("--trainer.max_steps=64", "--model.milestones=[32, 48]", "--trainer.val_check_interval=64")}},
+            caps={
+                "smoke": {
+                    "resnet1202": (
+                        "--trainer.max_steps=64",
+                        "--model.milestones=[32, 48]",
+                        "--trainer.val_check_interval=64",
+                    )
+                }
+            },
         ),
         Pool(
-            "imagenet", "ImageNet", "table3.yaml",
+            "imagenet",
+            "ImageNet",
+            "table3.yaml",
             presets={"paper": ()},  # no CPU-sized preset: the base config is Section 3.4 as it stands
-            iterations=600_000, batch=256, image_size=224,
+            iterations=600_000,
+            batch=256,
+            image_size=224,
             held_out=("val/top1_error", "centre-crop validation error (Figure 4's bold curves)"),
-            result_note="Errors in percent. Measured: the final weights on the {images} ImageNet validation images ({protocol}), "
-            "as the paper reports; val error: one centre crop of the same images; training error: mean over the last 50 "
-            "iterations (with augmentation). Several seeds: mean ± std.",
+            result_note="Errors in percent. Measured: the final weights on the {images} ImageNet validation images "
+            "({protocol}), as the paper reports; val error: one centre crop of the same images; "
+            "training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
         ),
     )
 }

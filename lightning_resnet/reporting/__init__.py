@@ -6,7 +6,7 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
-from ..paper import SPECS, spec_for
+from ..paper import spec_for
 from ..runs import Run, load_runs
 from .markdown import write_index, write_report
 
@@ -22,7 +22,10 @@ def load_throughput(path: Path = THROUGHPUT_FILE) -> list[dict]:
 
 
 def build_report(
-    report_id: str, runs_dir: Path = Path("runs"), reports_dir: Path = Path("reports"), preset: str | None = None,
+    report_id: str,
+    runs_dir: Path = Path("runs"),
+    reports_dir: Path = Path("reports"),
+    preset: str | None = None,
     throughput_file: Path = THROUGHPUT_FILE,
 ) -> tuple[Path, list[Run]]:
     """Write ``reports/<id>.md`` (``<id>-<preset>.md`` for a reproduction preset) from the runs of the id.
@@ -36,5 +39,13 @@ def build_report(
         runs = [run for run in runs if run.network in spec.networks]
     finished = [run for run in runs if run.finished]
     unfinished = [run.path.name for run in runs if not run.finished]
-    page = write_report(spec, finished, reports_dir, runs_dir, preset, unfinished=unfinished, throughput=load_throughput(throughput_file))
+    page = write_report(
+        spec,
+        finished,
+        reports_dir,
+        runs_dir,
+        preset,
+        unfinished=unfinished,
+        throughput=load_throughput(throughput_file),
+    )
     return page, finished

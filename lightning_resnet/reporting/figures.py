@@ -16,7 +16,9 @@ TRAIN_KEY, VAL_KEY = "train/top1_error", "val/top1_error"
 
 def _save(fig: plt.Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})  # no version stamp: same runs, same bytes
+    fig.savefig(
+        path, dpi=110, bbox_inches="tight", metadata={"Software": None}
+    )  # no version stamp: same runs, same bytes
     plt.close(fig)
 
 
@@ -30,7 +32,9 @@ def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_
     held_out_label = "test" if held_out_key.startswith("test") else "val"
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0), squeeze=False)
     last_step = max((pts[-1][0] for _, runs in panels for r in runs for pts in r.curves.values() if pts), default=0)
-    scale, unit = (1e4, "iter. (1e4)") if last_step >= 10_000 else (1, "iterations")  # the paper's axis, or plain counts
+    scale, unit = (
+        (1e4, "iter. (1e4)") if last_step >= 10_000 else (1, "iterations")
+    )  # the paper's axis, or plain counts
     for ax, (title, runs) in zip(axes[0], panels):
         colors = {}
         for run in runs:
@@ -41,8 +45,14 @@ def plot_error_panels(panels: list[tuple[str, list[Run]]], path: Path, held_out_
                 if points:
                     steps, values = zip(*points)
                     marker = {"marker": "o", "ms": 4} if len(points) < 3 else {}  # a lone point would not show
-                    ax.plot([s / scale for s in steps], values, color=color, **style, **marker,
-                            label=label if key == held_out_key else None)
+                    ax.plot(
+                        [s / scale for s in steps],
+                        values,
+                        color=color,
+                        **style,
+                        **marker,
+                        label=label if key == held_out_key else None,
+                    )
         ax.set(title=title, xlabel=unit, ylabel="error (%)")
         if not colors:
             ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes, color="gray")

@@ -18,10 +18,14 @@ from ..runs import Run, mean_std
 ONE_SEED_MARGIN = {"responses": 0.05}
 ERROR_MARGIN = 1.0
 NOISE_RULE = (
-    "A finding holds (yes) when each of its differences exceeds the noise, and fails (**no**) when one goes the other way "
-    "beyond it; anything in between is *within noise*. Noise: twice the larger seed-to-seed std of the two networks where "
-    "both have several seeds; otherwise twice the largest seed-to-seed std measured among these runs; otherwise (one seed, "
-    f"nothing measured) a stated margin of {ERROR_MARGIN} percentage point of error ({ONE_SEED_MARGIN['responses']} for "
+    "A finding holds (yes) when each of its differences exceeds the noise, and fails (**no**) when one goes the "
+    "other way "
+    "beyond it; anything in between is *within noise*. Noise: twice the larger seed-to-seed std of the two networks "
+    "where "
+    "both have several seeds; otherwise twice the largest seed-to-seed std measured among these runs; otherwise (one "
+    "seed, "
+    f"nothing measured) a stated margin of {ERROR_MARGIN} percentage point of error ({ONE_SEED_MARGIN['responses']} "
+    "for "
     "response stds). Runs of different lengths are not compared."
 )
 
@@ -48,7 +52,9 @@ class Verdict:
 
 def measured_spread(runs: list[Run], metric: str) -> float | None:
     """The largest seed-to-seed std of any network with several seeds among ``runs``."""
-    spreads = [s for n in {r.network for r in runs} if (s := mean_std(values_of(runs, n, metric) or [0.0])[1]) is not None]
+    spreads = [
+        s for n in {r.network for r in runs} if (s := mean_std(values_of(runs, n, metric) or [0.0])[1]) is not None
+    ]
     return max(spreads) if spreads else None
 
 
@@ -78,6 +84,9 @@ def evaluate(finding: Finding, runs: list[Run]) -> Verdict:
         held &= difference > noise
         contradicted |= difference < -noise
         sign = ">" if difference > 0 else "<" if difference < 0 else "="
-        parts.append(f"{a} {mean_a:.{digits}f} {sign} {b} {mean_b:.{digits}f} (difference {difference:+.{digits}f}, noise {noise:.{digits}f}: {basis})")
+        parts.append(
+            f"{a} {mean_a:.{digits}f} {sign} {b} {mean_b:.{digits}f} (difference {difference:+.{digits}f}, noise "
+            f"{noise:.{digits}f}: {basis})"
+        )
     label = "yes" if held else "**no**" if contradicted else "within noise"
     return Verdict(True if held else False if contradicted else None, label, "; ".join(parts))
