@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, stdev
@@ -24,6 +25,8 @@ CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
 INTERRUPT_CHECKPOINT = "interrupted.ckpt"
 DEFINITION_KEY = "run_definition"  # the checkpoint entry a resume is compared against
+# The small files that record a run: committed beside the reports made from them (never checkpoints or W&B folders)
+RECORD_FILES = (CONFIG_FILE, RECORD_FILE, METRICS_FILE, RESPONSES_FILE)
 
 _RUN_NAME = re.compile(r"^(?P<network>.+)-s(?P<seed>\d+)$")
 
@@ -65,6 +68,17 @@ def read_record(folder: str | Path) -> dict[str, Any]:
     """A run's ``run.json`` (empty when it has none)."""
     path = Path(folder) / RECORD_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def export_record(run_dir: str | Path, records_dir: str | Path) -> Path:
+    """Copy a run's :data:`RECORD_FILES` to ``records_dir/<experiment folder>/<run name>/``; returns that folder."""
+    run_dir = Path(run_dir)
+    target = Path(records_dir) / run_dir.parent.name / run_dir.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        if (run_dir / name).is_file() and (run_dir / name).resolve() != (target / name).resolve():
+            shutil.copyfile(run_dir / name, target / name)
+    return target
 
 
 def latest_checkpoint(folder: str | Path) -> Path | None:

@@ -17,7 +17,7 @@ METRIC_NAMES = {
     "test": "test error",
     "responses": "layer response std",
     "test/ten_crop": "10-crop test",
-    "test/multiscale": "multi-scale test",
+    "test/multiscale": "multi-scale test (5 scales, no flips)",
 }
 
 

@@ -7,8 +7,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from ..paper import spec_for
-from ..runs import Run, load_runs
-from .markdown import write_index, write_report
+from ..runs import Run, export_record, load_runs
+from .markdown import RECORDS, write_index, write_report
 
 __all__ = ["build_report", "load_throughput", "write_index", "write_report"]
 
@@ -37,13 +37,14 @@ def build_report(
     runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group)]
     if spec.networks:
         runs = [run for run in runs if run.network in spec.networks]
+    for run in runs:  # the page's evidence travels with it
+        export_record(run.path, Path(reports_dir) / RECORDS)
     finished = [run for run in runs if run.finished]
     unfinished = [run.path.name for run in runs if not run.finished]
     page = write_report(
         spec,
         finished,
         reports_dir,
-        runs_dir,
         preset,
         unfinished=unfinished,
         throughput=load_throughput(throughput_file),
