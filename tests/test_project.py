@@ -21,3 +21,10 @@ def test_citation_file_cites_the_paper() -> None:
     paper = citation["preferred-citation"]
     assert paper["title"] == "Deep Residual Learning for Image Recognition"
     assert [a["family-names"] for a in paper["authors"]] == ["He", "Zhang", "Ren", "Sun"]
+
+
+def test_readme_states_the_paper_presets_interpretations_as_the_reports_do() -> None:
+    from lightning_resnet.paper import interpretations_table
+
+    readme = (REPO / "README.md").read_text()
+    assert "\n".join(interpretations_table()) in readme
