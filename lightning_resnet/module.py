@@ -56,6 +56,8 @@ class ImageClassifier(pl.LightningModule):
         momentum_form: ``caffe`` (the paper's framework: the LR scales the velocity's increment) or
             ``pytorch`` (``torch.optim.SGD``: the LR scales the velocity); they differ when the LR changes.
         allow_tf32: let CUDA run fp32 matmuls and convolutions in TF32 (off: IEEE fp32, as the paper).
+        compile: run the network through ``torch.compile`` (same weights and checkpoints; numerics equal to float
+            tolerance). ``compile_mode``: ``default``, ``reduce-overhead`` (CUDA graphs) or ``max-autotune``.
     """
 
     def __init__(
@@ -76,6 +78,8 @@ class ImageClassifier(pl.LightningModule):
         bn_batch: int | None = None,
         momentum_form: Literal["caffe", "pytorch"] = "caffe",
         allow_tf32: bool = False,
+        compile: bool = False,
+        compile_mode: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -86,6 +90,7 @@ class ImageClassifier(pl.LightningModule):
         # the window is part of the run's state (it decides the ResNet-110 warm-up): saved in checkpoints
         self.train_error = Running(ErrorRate(num_classes), window=train_error_window)
         self.train_error.persistent(True)
+        self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
         # one set per stage and test protocol, so a run can hold its 10-crop and multi-scale results side by side
         stages = (*EVAL_STREAMS, "test")
         self.eval_metrics = nn.ModuleDict(
@@ -100,6 +105,7 @@ class ImageClassifier(pl.LightningModule):
         set_tf32(self.hparams.allow_tf32)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        self.check_finite(weights=True)  # no checkpoint ever holds the weights of a diverged run
         checkpoint["train_error_seen"] = self.train_error._num_vals_seen
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -108,23 +114,43 @@ class ImageClassifier(pl.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return self.net(images)
+        return self.compiled_net(images) if self.hparams.compile else self.net(images)
+
+    @property
+    def compiled_net(self):
+        """``torch.compile(self.net)``, built once and kept out of the module tree, so checkpoints are unchanged."""
+        if "_compiled_net" not in self.__dict__:
+            self.__dict__["_compiled_net"] = torch.compile(self.net, mode=self.hparams.compile_mode)
+        return self.__dict__["_compiled_net"]
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"training loss is {loss.item()} at iteration {self.global_step}. Nothing was saved from this step; "
-                "resume from the last checkpoint (--ckpt_path last) with a lower model.lr, or with "
-                "trainer.precision=32 "
-                "if you trained in reduced precision."
-            )
+        # remembered on the device, read at the logging interval and before any checkpoint: no host sync per step
+        first_bad = (~torch.isfinite(loss)) & (self.first_nonfinite_step < 0)
+        self.first_nonfinite_step = torch.where(first_bad, self.global_step, self.first_nonfinite_step)
         self.train_error.update(logits.detach(), labels)
-        self.log("train/loss", loss, on_step=True, prog_bar=True)
-        self.log("train/top1_error", self.train_error.compute(), on_step=True, prog_bar=True)
+        # not on the progress bar: that would copy both values to the host at every step
+        self.log("train/loss", loss, on_step=True)
+        self.log("train/top1_error", self.train_error.compute(), on_step=True)
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            self.check_finite()
+
+    def check_finite(self, weights: bool = False) -> None:
+        """Stop the run (one host sync) if a training loss was not finite, or, with ``weights``, a weight is not."""
+        step = int(self.first_nonfinite_step)
+        if step < 0 and weights and not all(bool(p.isfinite().all()) for p in self.parameters()):
+            step = self.global_step
+        if step >= 0:
+            raise NonFiniteLossError(
+                f"training loss was not finite at iteration {step}. No checkpoint was written after it; resume from "
+                "the last checkpoint (--ckpt_path last) with a lower model.lr, or with trainer.precision=32 if you "
+                "trained in reduced precision."
+            )
 
     def protocol(self, stage: str) -> str:
         """The evaluation protocol of the DataModule for ``stage`` (``val``/``test``); ``center`` if it has none."""

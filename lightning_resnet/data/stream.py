@@ -57,6 +57,7 @@ class StepBatches(IterableDataset):
         step = getattr(trainer, "global_step", 0)
         epoch, first = divmod(step, self.steps_per_epoch)
         order = torch.randperm(len(self.labels), generator=torch.Generator().manual_seed(stream_key(seed, epoch)))
+        order = order.to(self.labels.device)  # one copy per epoch when the data live on the GPU
         for s in range(first, self.steps_per_epoch):
             for part in range(accumulate):
                 start = s * self.batch_size + (part * world + rank) * share
@@ -73,7 +74,7 @@ class StepBatchLoader(DataLoader):
     its saved state checks that a resumed run reads the same stream."""
 
     def __init__(self, stream: StepBatches) -> None:
-        super().__init__(stream, batch_size=None, pin_memory=torch.cuda.is_available())
+        super().__init__(stream, batch_size=None, pin_memory=torch.cuda.is_available() and not stream.labels.is_cuda)
 
     def state_dict(self) -> dict[str, Any]:
         return {"batch_size": self.dataset.batch_size, "samples": len(self.dataset.labels), "seed": run_seed()}

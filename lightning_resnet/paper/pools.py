@@ -65,7 +65,7 @@ POOLS: dict[str, Pool] = {
             "cifar10",
             "CIFAR-10",
             "table6.yaml",
-            presets={name: (f"presets/{name}.yaml",) for name in ("smoke", "short", "paper")},
+            presets={name: (f"presets/{name}.yaml",) for name in ("smoke", "short", "paper", "fast")},
             iterations=64_000,
             batch=128,
             image_size=32,
