@@ -1,17 +1,26 @@
-"""Images/second of CIFAR-10 training: the data pipeline alone, a Lightning training step, and a plain PyTorch loop.
+"""Images/second of CIFAR-10 training: the suite's real ``fit`` against a tight plain PyTorch loop, in one process.
 
-Same network, data, batch and optimizer in (b) and (c), so (b) - (c) is Lightning's overhead and
-(a) shows how much of a step the data pipeline could take. Prints a Markdown table.
+(a) the data pipeline alone; (b) ``python -m lightning_resnet fit`` as a user runs it (LightningCLI, the paper
+recipe, CSV and offline W&B loggers, checkpoint callbacks, progress bar), timed over its steady-state training
+steps; (c) a plain loop with the same network, data, batch, augmentation and optimizer. Measurements alternate
+(c), (b) ``--repeats`` times; the ratio (b)/(c) of each repeat is printed and saved, with the hardware, to
+``benchmarks/results/cifar10_throughput.json`` (entries of the same network, precision and machine replaced).
 
     python benchmarks/throughput.py --data-dir ../shared/data/cifar10
-    python benchmarks/throughput.py --archs resnet20 --precisions bf16-mixed --device cuda --steps 200
+    python benchmarks/throughput.py --archs resnet20 resnet56 resnet110 --device cuda --steps 300
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import statistics
+import tempfile
 import time
+from datetime import date
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -19,6 +28,10 @@ from pytorch_lightning.callbacks import Callback
 from timing import sgd_images_per_second, sync
 
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
+from lightning_resnet.cli import ResNetCLI, default_callbacks
+from lightning_resnet.paper import config_path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "cifar10_throughput.json"
 
 
 class _FakeTrainer:
@@ -30,7 +43,8 @@ def batches(dm: CIFAR10DataModule, device: torch.device):
     dm.trainer = _FakeTrainer()
     while True:
         for batch in dm.train_dataloader():
-            batch = [t.to(device, non_blocking=True) for t in batch]
+            images, labels, key = batch
+            batch = (images.to(device, non_blocking=True), labels.to(device, non_blocking=True), key)
             yield dm.on_after_batch_transfer(batch, 0)
 
 
@@ -48,43 +62,63 @@ def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> fl
 def plain_loop(
     dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int
 ) -> float:
-    module = ImageClassifier(arch, channels_last=precision != "32-true").to(device)
+    module = ImageClassifier(arch, channels_last=precision != "32-true", bn_batch=64).to(device)
     return sgd_images_per_second(module, batches(dm, device), precision, device, steps, warmup)
 
 
 class StepTimer(Callback):
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+    """Wall time of the training steps after ``warmup``, up to the end of the last step (nothing after it)."""
+
+    def __init__(self, warmup: int, last: int) -> None:
+        self.warmup, self.last, self.start, self.end = warmup, last, 0.0, 0.0
 
     def on_train_batch_start(self, trainer: pl.Trainer, *args) -> None:
         if trainer.global_step == self.warmup:
             sync(trainer.strategy.root_device)
             self.start = time.perf_counter()
 
-    def on_train_end(self, trainer: pl.Trainer, *args) -> None:
-        sync(trainer.strategy.root_device)
-        self.end = time.perf_counter()
+    def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
+        if trainer.global_step == self.last:
+            sync(trainer.strategy.root_device)
+            self.end = time.perf_counter()
 
 
-def lightning_loop(
-    dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int
-) -> float:
-    dm.trainer = None
-    timer = StepTimer(warmup)
-    trainer = pl.Trainer(
-        accelerator=device.type,
-        devices=1,
-        precision=precision,
-        max_steps=warmup + steps,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-    )
-    trainer.fit(ImageClassifier(arch, channels_last=precision != "32-true"), datamodule=dm)
-    return steps * dm.hparams.batch_size / (timer.end - timer.start)
+def suite_fit(data_dir: str | None, arch: str, precision: str, device: torch.device, steps: int, warmup: int) -> float:
+    """``python -m lightning_resnet fit --config table6.yaml`` with loggers, callbacks and progress bar, in-process."""
+    timer = StepTimer(warmup, warmup + steps)
+    with tempfile.TemporaryDirectory() as runs:
+        args = [
+            "fit",
+            "--config",
+            str(config_path("table6.yaml")),
+            f"--model.arch={arch}",
+            f"--model.channels_last={precision != '32-true'}",
+            f"--trainer.precision={precision}",
+            f"--trainer.accelerator={device.type}",
+            f"--trainer.max_steps={warmup + steps}",
+            "--trainer.limit_val_batches=0",
+            "--test_after_fit=false",
+            f"--runs_dir={runs}",
+        ]
+        if data_dir:
+            args.append(f"--data.init_args.data_dir={data_dir}")
+        cli = ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), timer]})
+        batch = cli.datamodule.hparams.batch_size
+    return steps * batch / (timer.end - timer.start)
+
+
+def hardware_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def save(entries: list[dict], path: Path = RESULTS) -> None:
+    key = lambda e: (e["network"], e["precision"], e["hardware"])  # noqa: E731
+    old = json.loads(path.read_text()) if path.is_file() else []
+    fresh = {key(e) for e in entries}
+    merged = sorted([e for e in old if key(e) not in fresh] + entries, key=key)
+    path.write_text(json.dumps(merged, indent=1) + "\n")
 
 
 def main() -> None:
@@ -92,45 +126,65 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", default=None, help="folder holding cifar-10-batches-py (default: $LIGHTNING_RESNET_DATA)"
     )
-    parser.add_argument("--archs", nargs="+", default=["resnet20", "resnet56", "resnet110"])
+    parser.add_argument("--archs", nargs="+", default=["resnet20"])
     parser.add_argument(
         "--precisions", nargs="+", default=["32-true", "bf16-mixed"], help="bf16-mixed runs channels_last"
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each setting")
+    parser.add_argument("--no-save", action="store_true", help=f"print only; do not update {RESULTS.name}")
     args = parser.parse_args()
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
 
     device = torch.device(args.device)
     pl.seed_everything(0, verbose=False)
-    dm = CIFAR10DataModule(data_dir=args.data_dir, batch_size=args.batch_size)
+    dm = CIFAR10DataModule(data_dir=args.data_dir, batch_size=128)
     dm.prepare_data()
     dm.setup("fit")
-    hardware = (
-        torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    )
+    hardware = hardware_name(device)
     print(
-        f"# CIFAR-10 training throughput, batch {args.batch_size}, {args.steps} timed steps after {args.warmup}; "
+        f"# CIFAR-10 training, batch 128, {args.steps} timed steps after {args.warmup}, {args.repeats} repeats; "
         f"{hardware}; torch {torch.__version__}\n"
     )
-    print(
-        "(a) data pipeline alone (gather + mean + pad-crop + flip): "
-        f"{data_pipeline(dm, device, max(args.steps, 20) * 5):,.0f} images/s\n"
-    )
-    print("| network | precision | (b) Lightning step, img/s | (c) plain PyTorch loop, img/s | Lightning overhead |")
-    print("|---|---|---|---|---|")
+    print(f"(a) data pipeline alone: {data_pipeline(dm, device, max(args.steps, 20) * 5):,.0f} images/s\n")
+    print("| network | precision | (b) suite fit, img/s | (c) plain loop, img/s | (b)/(c) per repeat | median |")
+    print("|---|---|---|---|---|---|")
+    entries = []
     for arch in args.archs:
         for precision in args.precisions:
-            plain = plain_loop(dm, arch, precision, device, args.steps, args.warmup)
-            light = lightning_loop(dm, arch, precision, device, args.steps, args.warmup)
+            plain, suite = [], []
+            for _ in range(args.repeats):
+                plain.append(plain_loop(dm, arch, precision, device, args.steps, args.warmup))
+                suite.append(suite_fit(args.data_dir, arch, precision, device, args.steps, args.warmup))
+            ratios = [s / p for s, p in zip(suite, plain)]
             layout = " + channels_last" if precision != "32-true" else ""
             print(
-                f"| {arch} | {precision}{layout} | {light:,.0f} | {plain:,.0f} | {100 * (plain / light - 1):+.1f}% |",
+                f"| {arch} | {precision}{layout} | {statistics.median(suite):,.0f} | {statistics.median(plain):,.0f} | "
+                f"{', '.join(f'{r:.3f}' for r in ratios)} | {statistics.median(ratios):.3f} |",
                 flush=True,
             )
+            entries.append(
+                {
+                    "network": arch,
+                    "precision": precision,
+                    "hardware": hardware,
+                    "device": device.type,
+                    "suite_images_per_second": [round(v, 1) for v in suite],
+                    "plain_images_per_second": [round(v, 1) for v in plain],
+                    "ratios": [round(r, 4) for r in ratios],
+                    "batch": 128,
+                    "steps": args.steps,
+                    "warmup": args.warmup,
+                    "torch": torch.__version__,
+                    "date": date.today().isoformat(),
+                }
+            )
+    if not args.no_save:
+        save(entries)
+        print(f"\nsaved to {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from .module import ImageClassifier
 from .paper import SPECS, spec_for
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report
+from .reproduce import ReproduceError, reproduce_command
 from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode
 
 
@@ -233,11 +234,9 @@ def main(args: list[str] | None = None) -> None:
         if argv and argv[0] == "report":
             report_command(argv[1:])
         elif argv and argv[0] == "reproduce":
-            from .reproduce import reproduce_command
-
             reproduce_command(argv[1:])
         else:
             ResNetCLI(args=args)
-    except (ValueError, FileNotFoundError, DatasetError) as err:
+    except (ValueError, FileNotFoundError, DatasetError, ReproduceError) as err:
         print(f"lightning-resnet: error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -11,8 +11,11 @@ one multi-GPU (and multi-node) DDP job per run.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,24 +120,103 @@ def plan(
 
 
 def train(*commands: tuple[str, ...]) -> None:
-    """Run CLI commands one after another, each in its own process (what a local or submitit job executes)."""
+    """Run CLI commands one after another, each in its own process (what a submitit job executes)."""
     for args in commands:
         subprocess.run([sys.executable, "-m", "lightning_resnet", *args], check=True)
 
 
-def launch(runs: list[PlannedRun], launcher: str, cluster: str | None, folder: Path, slurm: dict) -> None:
+class ReproduceError(Exception):
+    """Runs of a reproduction failed or were stopped; what was done is kept and the same command resumes it."""
+
+
+def _die_with_parent() -> None:
+    """In a child: receive SIGTERM when ``reproduce`` dies, even by SIGKILL, so no fit trains on unattended."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class LocalRuns:
+    """Up to ``jobs`` runs at once on this machine, each a sequence of CLI processes.
+
+    With several jobs each run writes ``<run_dir>/train.log`` and the CPU threads are split between them.
+    SIGINT/SIGTERM are forwarded to the runs, which save ``interrupted.ckpt``; ``reproduce`` then exits non-zero.
+    """
+
+    def __init__(self, runs: list[PlannedRun], jobs: int) -> None:
+        self.queue = [(run, list(run.commands())) for run in runs]
+        self.jobs, self.total = jobs, len(runs)
+        self.active: dict[subprocess.Popen, tuple[PlannedRun, list[tuple[str, ...]], object]] = {}
+        self.failed: list[str] = []
+        self.stopped: int | None = None
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if jobs > 1 else {})}
+
+    def _start(self, run: PlannedRun, commands: list[tuple[str, ...]], log) -> None:
+        if log is None and self.jobs > 1:
+            run.run_dir.mkdir(parents=True, exist_ok=True)
+            log = open(run.run_dir / "train.log", "a")
+        command = [sys.executable, "-m", "lightning_resnet", *commands[0]]
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT if log else None, env=self.env, preexec_fn=_die_with_parent
+        )
+        self.active[process] = (run, commands[1:], log)
+
+    def _forward(self, signum: int, _frame) -> None:
+        self.stopped = signum
+        self.queue.clear()
+        for process in self.active:
+            process.send_signal(signal.SIGTERM)
+
+    def run(self) -> None:
+        previous = {s: signal.signal(s, self._forward) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            started = 0
+            while self.queue or self.active:
+                while self.queue and len(self.active) < self.jobs:
+                    run, commands = self.queue.pop(0)
+                    started += 1
+                    print(f"[{started}/{self.total}] {run.run_dir}", flush=True)
+                    self._start(run, commands, None)
+                for process in [p for p in self.active if p.poll() is not None]:
+                    run, rest, log = self.active.pop(process)
+                    if process.returncode == 0 and rest and self.stopped is None:
+                        self._start(run, rest, log)
+                        continue
+                    if log:
+                        log.close()
+                    if process.returncode != 0:
+                        self.failed.append(f"{run.run_dir} (exit {process.returncode})")
+                time.sleep(0.2)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if self.stopped is not None:
+            raise ReproduceError(
+                f"reproduce stopped by signal {self.stopped}; the interrupted runs saved their checkpoints: run the "
+                "same "
+                "command again to resume them"
+            )
+        if self.failed:
+            raise RuntimeError(
+                f"{len(self.failed)} run(s) failed: {', '.join(self.failed)}; see their output above "
+                "(or <run_dir>/train.log), fix the cause and run the same command to resume"
+            )
+
+
+def launch(
+    runs: list[PlannedRun], launcher: str, cluster: str | None, folder: Path, slurm: dict, jobs: int = 1
+) -> None:
     if launcher == "sequential":
-        for i, run in enumerate(runs, 1):
-            print(f"[{i}/{len(runs)}] {run.run_dir}", flush=True)
-            train(*run.commands())
+        LocalRuns(runs, jobs).run()
         return
     import submitit
 
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(**slurm)
-    jobs = [executor.submit(train, *run.commands()) for run in runs]
-    print(f"submitted {len(jobs)} jobs ({executor.cluster}); logs in {folder}", flush=True)
-    for job, run in zip(jobs, runs):
+    jobs_ = [executor.submit(train, *run.commands()) for run in runs]
+    print(f"submitted {len(jobs_)} jobs ({executor.cluster}); logs in {folder}", flush=True)
+    for job, run in zip(jobs_, runs):
         job.result()  # raises with the job's log if it failed
         print(f"done {run.run_dir}", flush=True)
 
@@ -211,6 +293,7 @@ def reproduce_command(argv: list[str]) -> None:
         options.cluster,
         options.runs_dir / ".submitit",
         {k: v for k, v in slurm.items() if v is not None},
+        options.jobs,
     )
     page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=preset)
     print(f"wrote {page} from {len(used)} runs")

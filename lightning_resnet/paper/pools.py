@@ -14,12 +14,19 @@ from pathlib import Path
 CONFIG_PACKAGE = "lightning_resnet.reproductions"  # the top-level reproductions/ folder, shipped with the package
 
 
+SOURCE_TREE = Path(__file__).resolve().parents[2]  # where reproductions/ lies when the package is not installed
+
+
 def config_path(name: str) -> Path:
     """The path of a reproduction config (``table6.yaml``, ``presets/smoke.yaml``), installed or in the source tree."""
-    with as_file(files(CONFIG_PACKAGE).joinpath(name)) as path:
-        if not path.is_file():
-            raise FileNotFoundError(f"no reproduction config {name!r} in {CONFIG_PACKAGE}")
-        return path
+    try:
+        with as_file(files(CONFIG_PACKAGE).joinpath(name)) as path:
+            found = path
+    except ModuleNotFoundError:  # run from a source checkout on PYTHONPATH, without installing
+        found = SOURCE_TREE / "reproductions" / name
+    if not found.is_file():
+        raise FileNotFoundError(f"no reproduction config {name!r} in {CONFIG_PACKAGE}")
+    return found
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,10 @@ from .markdown import RECORDS, write_index, write_report
 __all__ = ["build_report", "load_throughput", "write_index", "write_report"]
 
 # Measured training throughput: benchmarks/results/ of the source tree, installed as lightning_resnet.benchmark_results.
-THROUGHPUT_FILE = Path(str(files("lightning_resnet.benchmark_results").joinpath("training_throughput.json")))
+try:
+    THROUGHPUT_FILE = Path(str(files("lightning_resnet.benchmark_results").joinpath("training_throughput.json")))
+except ModuleNotFoundError:  # a source checkout on PYTHONPATH, not installed
+    THROUGHPUT_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "training_throughput.json"
 
 
 def load_throughput(path: Path = THROUGHPUT_FILE) -> list[dict]:
