@@ -254,6 +254,9 @@ def reproduce_command(argv: list[str]) -> None:
     parser.add_argument("--nodes", type=int, default=1, help="nodes per run (multi-node DDP)")
     parser.add_argument("--timeout_min", type=int, default=24 * 60)
     parser.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once (one GPU, or the CPU's threads split)"
+    )
+    parser.add_argument(
         "--networks", default=None, help="comma-separated subset of the id's networks, e.g. resnet20,plain20"
     )
     parser.add_argument("--dry_run", action="store_true", help="print the runs and their state, train nothing")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,3 +150,69 @@ def test_each_figure_has_a_config_that_trains_one_of_its_runs(report_id: str, tm
     )
     assert cli.config.experiment == report_id
     assert cli.model.hparams.arch in {r.network for r in plan(report_id)}
+
+
+@pytest.mark.slow
+def test_jobs_train_runs_at_once_with_a_log_each(
+    tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    main(
+        [
+            "reproduce",
+            "fig1",
+            f"--runs_dir={tmp_path}",
+            f"--reports_dir={tmp_path / 'reports'}",
+            "--jobs=2",
+            "--",
+            f"--data.init_args.data_dir={cifar_dir}",
+            *TINY,
+        ]
+    )
+    runs = plan("fig1", "smoke", runs_dir=tmp_path)
+    assert all(read_record(r.run_dir)["status"] == "finished" for r in runs)
+    assert all("`Trainer.fit` stopped: `max_steps=6` reached." in (r.run_dir / "train.log").read_text() for r in runs)
+    assert "[2/2]" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_killing_reproduce_stops_its_runs(tmp_path: Path, cifar_dir: Path) -> None:
+    """SIGKILL of `reproduce` (no handler can run) still stops its fit: the child gets SIGTERM and saves its state."""
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    slow = (
+        "--data.init_args.batch_size=16",
+        "--model.bn_batch=8",
+        "--trainer.max_steps=100000",
+        "--trainer.enable_progress_bar=false",
+    )
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lightning_resnet",
+            "reproduce",
+            "fig1",
+            f"--runs_dir={tmp_path}",
+            "--networks=plain20",
+            "--",
+            f"--data.init_args.data_dir={cifar_dir}",
+            *slow,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    metrics = tmp_path / "cifar10-smoke" / "plain20-s0" / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and len(metrics.read_text().splitlines()) > 3) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    parent.kill()
+    parent.wait()
+    time.sleep(1)
+    deadline = time.monotonic() + 60
+    while (
+        subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).returncode == 0
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).returncode == 1  # no fit left behind
+    assert (tmp_path / "cifar10-smoke" / "plain20-s0" / "checkpoints" / "interrupted.ckpt").is_file()
