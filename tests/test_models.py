@@ -210,3 +210,19 @@ def test_a_new_family_registers_without_touching_the_parser() -> None:
         from lightning_resnet.models.registry import _MODELS
 
         del _MODELS["tiny_test_net"]
+
+
+def test_table1_page_lays_out_the_papers_architectures_with_measured_costs() -> None:
+    from lightning_resnet.reporting.architectures import architecture_table, stage_shapes
+
+    assert stage_shapes("resnet101") == [
+        ("Bottleneck", 3, 256, 56),
+        ("Bottleneck", 4, 512, 28),
+        ("Bottleneck", 23, 1024, 14),
+        ("Bottleneck", 3, 2048, 7),
+    ]
+    assert stage_shapes("resnet34")[2] == ("BasicBlock", 6, 256, 14)
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in architecture_table()}
+    measured = [float(c.split(" x ")[0]) for c in rows["measured multiply-adds"].strip("| ").split(" | ")[1:]]
+    paper = [float(c.split(" x ")[0]) for c in rows["paper FLOPs (multiply-adds)"].strip("| ").split(" | ")[1:]]
+    assert len(measured) == 5 and all(abs(m - p) < 0.07 for m, p in zip(measured, paper))

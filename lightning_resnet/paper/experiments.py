@@ -60,6 +60,7 @@ class ReportSpec:
     small_scale_note: str = ""  # what cannot show in a shortened run, and how to run it in full
     test_metric: str = "test"  # the logged test result the id reports: test, test/ten_crop or test/multiscale
     test_protocol: str | None = None  # a test the id runs on trained runs of its pool (Table 4: multiscale)
+    architectures: bool = False  # a page measured on the models themselves (Table 1), no runs
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
@@ -85,6 +86,9 @@ IMAGENET_BY_DEPTH = ("resnet34-B", "resnet50", "resnet101", "resnet152")
 SPECS: dict[str, ReportSpec] = {
     spec.id: spec
     for spec in (
+        ReportSpec(
+            "table1", "Table 1: the ImageNet architectures, their multiply-adds and parameters", architectures=True
+        ),
         ReportSpec(
             "fig1",
             "Figure 1: training and test error of plain-20 and plain-56 on CIFAR-10",

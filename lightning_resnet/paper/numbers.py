@@ -68,3 +68,12 @@ TABLE4: dict[str, PaperResult] = {
         PaperResult("resnet152", 152, None, 19.38, top5_error=4.49, source="Table 4"),
     )
 }
+
+# Table 1: forward multiply-adds at 224x224 ("FLOPs" in the paper), in 1e9, as printed; no parameter counts given
+TABLE1_GMACS: dict[str, float] = {
+    "resnet18": 1.8,
+    "resnet34": 3.6,
+    "resnet50": 3.8,
+    "resnet101": 7.6,
+    "resnet152": 11.3,
+}

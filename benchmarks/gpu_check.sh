@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The prepared GPU check (one H100 or H200, at most 10 minutes): environment facts, CIFAR-10 throughput of the
+# suite's fit against the plain loop for ResNet-20/56/110, the gain of packing 1/2/4 runs on the GPU, and the
+# paper's full 64k-iteration schedule for ResNet-20 at the fast preset, whose run record and report it keeps.
+#   bash benchmarks/gpu_check.sh [OUT]        # from the repository root; results under OUT (default $OUT or gpu_out)
+# The device image has torch, Lightning and torchmetrics; jsonargparse, wandb, wandb-workspaces and submitit travel
+# as wheels in .whl/ (see the device tool's README), installed below when present.
+set -euo pipefail
+OUT=${1:-${OUT:-gpu_out}}
+mkdir -p "$OUT"
+if compgen -G ".whl/*.whl" > /dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline WANDB_SILENT=true PYTHONUNBUFFERED=1
+for d in "${LIGHTNING_RESNET_DATA:-}" ../shared/data/cifar10 shared/data/cifar10; do
+  if [ -n "$d" ] && [ -d "$d/cifar-10-batches-py" ]; then export LIGHTNING_RESNET_DATA=$d; break; fi
+done
+: "${LIGHTNING_RESNET_DATA:?no CIFAR-10 found: set LIGHTNING_RESNET_DATA}"
+py=python3
+
+{ nvidia-smi -L; $py -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__, torch.cuda.get_device_name())"; nproc; } 2>&1 | tee "$OUT/env.txt"
+
+# 1. throughput: the real fit vs the plain loop (about 2 minutes)
+timeout 200 $py benchmarks/throughput.py --device cuda --archs resnet20 resnet56 resnet110 --precisions bf16-mixed 32-true \
+  --steps 300 --warmup 30 --repeats 1 2>&1 | grep -v "it/s\]" | tee "$OUT/throughput.md" || echo "throughput: stopped at its time limit" | tee -a "$OUT/throughput.md"
+cp benchmarks/results/cifar10_throughput.json "$OUT/" 2>/dev/null || true
+
+# 2. packing: N runs of 2,000 iterations at once on the one GPU (fast preset), aggregate images/s
+echo "| runs at once | wall s | images/s in all |" > "$OUT/packing.md"; echo "|---|---|---|" >> "$OUT/packing.md"
+for n in 1 2 4; do
+  start=$(date +%s.%N)
+  timeout 150 $py -m lightning_resnet reproduce table6 --preset fast --networks resnet20 --seeds "$n" --jobs "$n" \
+    --runs_dir "$OUT/packing$n" --reports_dir "$OUT/packing$n/reports" -- --trainer.max_steps=2000 \
+    --trainer.val_check_interval=1000 --trainer.enable_progress_bar=false > "$OUT/packing$n.log" 2>&1 || true
+  end=$(date +%s.%N)
+  echo "| $n | $(echo "$end - $start" | bc) | $(echo "$n * 2000 * 128 / ($end - $start)" | bc) |" >> "$OUT/packing.md"
+done
+cat "$OUT/packing.md"
+
+# 3. the paper's schedule for ResNet-20 (64k iterations) at the fast preset, then its page
+start=$(date +%s)
+timeout 330 $py -m lightning_resnet reproduce table6 --preset fast --networks resnet20 --runs_dir runs \
+  -- --trainer.enable_progress_bar=false 2>&1 | tail -20 | tee "$OUT/resnet20-fast.log" || true
+echo "wall seconds: $(( $(date +%s) - start ))" | tee -a "$OUT/resnet20-fast.log"
+mkdir -p "$OUT/reports" && cp -r reports/table6-fast.md reports/figures reports/records "$OUT/reports/" 2>/dev/null || true
