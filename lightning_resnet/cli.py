@@ -10,8 +10,10 @@ it, if it has none). After ``fit``, the final weights are tested on the test set
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
+from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
 from .module import ImageClassifier
@@ -33,6 +36,21 @@ from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report
 from .reproduce import ReproduceError, reproduce_command
 from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode
+
+
+class _NoAdvertisements(logging.Filter):
+    """Drop Lightning's "Tip: try installing ..." lines: they are not about this run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet() -> None:
+    """No tip, deprecation or no-effect lines caused by the project's own settings (its data stream has a length
+    by design; Lightning's pytree deprecation is Lightning's own)."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvertisements())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
 
 
 def default_run_name(config: Namespace) -> str:
@@ -56,13 +74,15 @@ def run_tags(config: Namespace) -> list[str]:
 
 def default_callbacks() -> list[pl.Callback]:
     """What every run has: ``last.ckpt`` after each validation (the paper picks no best epoch, so no top-k),
-    ``interrupted.ckpt`` on an interruption, the LR curve, and Figure 7's responses at the end."""
-    return [
+    ``interrupted.ckpt`` on an interruption, the LR curve, Figure 7's responses at the end and, when the output is
+    not a terminal, a progress line per logging interval instead of a progress bar."""
+    callbacks = [
         ModelCheckpoint(save_last=True, save_top_k=0),
         InterruptCheckpoint(),
         LearningRateMonitor(logging_interval="step"),
         LayerResponses(),
     ]
+    return callbacks if sys.stderr.isatty() else [*callbacks, ProgressLines()]
 
 
 class ResumeMismatchError(ValueError):
@@ -103,7 +123,10 @@ class ResNetCLI(LightningCLI):
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})  # a resumed run re-saves the same config
         kwargs.setdefault("trainer_defaults", {"callbacks": default_callbacks()})
         kwargs.setdefault("trainer_class", Trainer)
-        kwargs.setdefault("auto_configure_optimizers", False)  # the module owns the paper's optimizer and schedule
+        kwargs.setdefault("auto_configure_optimizers", False)
+        kwargs.setdefault(
+            "parser_kwargs", {"prog": "python -m lightning_resnet", "description": __doc__.split("\n")[0]}
+        )  # the module owns the paper's optimizer and schedule
         super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -157,6 +180,8 @@ class ResNetCLI(LightningCLI):
             kwargs["logger"] = make_loggers(
                 run_dir, config.experiment, run_dir.name, run_tags(config), config.project, resuming
             )
+        if trainer_config.get("enable_progress_bar") is None and not sys.stderr.isatty():
+            kwargs["enable_progress_bar"] = False  # in a log, ProgressLines writes a line per logging interval
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
         return super().instantiate_trainer(**kwargs)
@@ -183,9 +208,33 @@ class ResNetCLI(LightningCLI):
         if self._subconfig().test_after_fit and not self.trainer.fast_dev_run and not self.trainer.interrupted:
             self.trainer.test(self.model, datamodule=self.datamodule, verbose=False)
         self._finish_wandb()
+        self._summary()
 
     def after_validate(self) -> None:
         self._finish_wandb()
+        self._summary()
+
+    def _summary(self) -> None:
+        """The run's result on screen: its folder, iterations, training time, final errors, how to upload it."""
+        if not self.trainer.is_global_zero or self.trainer.fast_dev_run:
+            return
+        folder = Path(self.trainer.default_root_dir)
+        record = runs.read_record(folder)
+        lines = [f"run:        {folder}"]
+        if record.get("global_step") is not None:
+            minutes = record.get("train_seconds", 0.0) / 60
+            lines.append(
+                f"iterations: {record['global_step']:,} of {record.get('max_steps', 0):,} in {minutes:.1f} min"
+            )
+        final = record.get("final", {})
+        for stage in ("val", "test", "test/ten_crop", "test/multiscale"):
+            errors = [f"top-{k} {final[key]:.2f}%" for k in (1, 5) if (key := f"{stage}/top{k}_error") in final]
+            if errors:
+                lines.append(f"{(stage + ' error:').ljust(12)}{', '.join(errors)}")
+        offline = sorted((folder / "wandb").glob("offline-run-*"))
+        if offline:
+            lines.append(f"W&B:        offline; upload with `wandb sync {offline[-1]}`")
+        print("\n".join(lines), flush=True)
 
     after_test = after_predict = after_validate
 
@@ -227,9 +276,35 @@ def report_command(argv: list[str]) -> None:
     print(f"saved W&B Report {report.url}")
 
 
+PROG = "python -m lightning_resnet"
+OVERVIEW = f"""usage: {PROG} <command> [options]     (also installed as `lightning-resnet`)
+
+The networks and experiments of He et al., "Deep Residual Learning for Image Recognition" (2015).
+
+commands:
+  fit        train a network with a config (LightningCLI; then tests the final weights)
+  validate   evaluate a trained run on the validation split
+  test       evaluate a trained run on the test set (or ImageNet's validation images, by protocol)
+  predict    class probabilities of a trained run's test images
+  reproduce  train every run a table or figure needs (skipping finished ones), then write its report
+  report     write reports/<id>.md (and a W&B Report when logged in) from run records
+
+examples:
+  {PROG} fit --config reproductions/table6.yaml --config reproductions/presets/smoke.yaml
+  {PROG} fit --config reproductions/table6.yaml --ckpt_path last        # resume the same run
+  {PROG} reproduce table6 --preset paper --networks resnet20 --dry_run
+  {PROG} report fig1 --preset smoke
+
+`{PROG} <command> --help` describes a command and its options."""
+
+
 def main(args: list[str] | None = None) -> None:
     """Console entry point; user errors (unknown model, missing data) end with one clear line, not a traceback."""
     argv = sys.argv[1:] if args is None else args
+    quiet()
+    if not argv or argv[0] in ("-h", "--help"):
+        print(OVERVIEW)
+        return
     try:
         if argv and argv[0] == "report":
             report_command(argv[1:])

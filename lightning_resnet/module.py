@@ -11,7 +11,7 @@ from torch import nn
 from torchmetrics.wrappers import Running
 
 from .metrics import ErrorRate, error_metrics
-from .models import create_model
+from .models import create_model, model_entry
 from .models.batchnorm import use_ghost_batch_norm
 from .multiview import PROTOCOLS, Views, view_log_probabilities
 from .optim import make_sgd
@@ -85,6 +85,8 @@ class ImageClassifier(pl.LightningModule):
         self.save_hyperparameters()
         net = create_model(arch, num_classes=num_classes, shortcut=shortcut, stride_on_3x3=stride_on_3x3)
         self.net: nn.Module = use_ghost_batch_norm(net, bn_batch) if bn_batch else net
+        size = model_entry(arch).input_size
+        self.example_input_array = torch.zeros(1, 3, size, size)  # the model summary counts real multiply-adds
         if channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         # the window is part of the run's state (it decides the ResNet-110 warm-up): saved in checkpoints

@@ -64,6 +64,12 @@ class RunWandbLogger(WandbLogger):
     """Lightning's WandbLogger that also closes the W&B run when training fails or is interrupted,
     so the run is marked failed and a later run in the same process does not log into it."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Lightning always passes `anonymous` (None by default), which W&B answers with "has no effect" on every run
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
+
     def finalize(self, status: str) -> None:
         super().finalize(status)
         if status != "success" and self._experiment is not None:

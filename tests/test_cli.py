@@ -177,3 +177,37 @@ def test_batch_limits_read_integers_as_batch_counts(given: str, parsed: float, t
         args=["--config", TABLE6, f"--trainer.limit_val_batches={given}", f"--runs_dir={tmp_path}"], run=False
     )
     assert cli.trainer.limit_val_batches == parsed and type(cli.trainer.limit_val_batches) is type(parsed)
+
+
+@pytest.mark.slow
+def test_fit_in_a_log_prints_progress_lines_and_a_summary_and_nothing_noisy(tmp_path: Path, cifar_dir: Path) -> None:
+    result = run_cli(
+        "fit",
+        "--config",
+        TABLE6,
+        "--config",
+        SMOKE,
+        "--trainer.max_steps=20",
+        "--trainer.val_check_interval=10",
+        "--trainer.limit_val_batches=2",
+        "--trainer.limit_test_batches=2",
+        f"--runs_dir={tmp_path}",
+        cwd=tmp_path,
+        data=cifar_dir,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "iteration 10/20  loss " in out and "iteration 20: top-1 error  test_curve " in out
+    assert "Epoch 0:" not in out and "it/s]" not in out  # no progress-bar redraws in a log
+    assert "Tip:" not in out and "LeafSpec" not in out and "anonymous" not in out and "IterableDataset" not in out
+    assert "81.1 M    Total Flops" in out  # the summary counts the network's real multiply-adds
+    summary = out[out.index("run:        ") :]
+    assert f"run:        {tmp_path}/table6-smoke/resnet20-s0" in summary and "iterations: 20 of 20" in summary
+    assert "test error: top-1 " in summary and "wandb sync " in summary
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("usage: python -m lightning_resnet <command>")
+    for command in ("fit", "validate", "test", "predict", "reproduce", "report"):
+        assert f"\n  {command} " in result.stdout

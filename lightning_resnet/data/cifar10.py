@@ -241,6 +241,8 @@ class CIFAR10DataModule(pl.LightningDataModule):
 
     def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalise; training batches (which carry their augmentation key) are also padded, cropped and flipped."""
+        if isinstance(batch, torch.Tensor):  # the model's example input (for the summary's FLOP count): as is
+            return batch
         images, labels, *key = batch
         images = self.normalize(images)
         # Zero padding happens after mean subtraction, so the padded border is the mean colour.

@@ -249,6 +249,8 @@ class ImageNetDataModule(pl.LightningDataModule):
         return "val" if trainer is None else "test" if trainer.testing or trainer.predicting else "val"
 
     def on_after_batch_transfer(self, batch: tuple[Any, torch.Tensor], dataloader_idx: int) -> tuple[Any, torch.Tensor]:
+        if isinstance(batch, torch.Tensor):  # the model's example input (for the summary's FLOP count): as is
+            return batch
         images, labels = batch
         stage = self._stage()
         if self.hparams.decode_on_device:
