@@ -5,6 +5,7 @@ and the pieces that make the recipe the paper's (Caffe's SGD, BN over the paper'
 """
 
 from .data import CIFAR10DataModule, ImageNetDataModule
+from .export import TrainedNetwork, load_network
 from .models import create_model, list_models, register_model
 from .models.batchnorm import GhostBatchNorm2d, use_ghost_batch_norm
 from .module import ImageClassifier
@@ -17,9 +18,11 @@ __all__ = [
     "GhostBatchNorm2d",
     "ImageClassifier",
     "ImageNetDataModule",
+    "TrainedNetwork",
     "__version__",
     "create_model",
     "list_models",
+    "load_network",
     "register_model",
     "use_ghost_batch_norm",
 ]

@@ -27,6 +27,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
+from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
@@ -81,6 +82,7 @@ def default_callbacks() -> list[pl.Callback]:
         InterruptCheckpoint(),
         LearningRateMonitor(logging_interval="step"),
         LayerResponses(),
+        PredictionWriter(),
     ]
     return callbacks if sys.stderr.isatty() else [*callbacks, ProgressLines()]
 

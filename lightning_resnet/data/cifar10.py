@@ -25,6 +25,33 @@ FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 NUM_TRAIN, NUM_TEST = 50_000, 10_000
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def image_files(source: str) -> list[Path]:
+    """The image files of ``source``: one file, or every image under a folder (sorted)."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"no images ({', '.join(IMAGE_SUFFIXES)}) at {path}: give an image file or a folder of them"
+        )
+    return files
+
+
+def read_test_view(path: Path, size: int = 32) -> torch.Tensor:
+    """Any image file as CIFAR-10's test view: RGB uint8, resized to ``size`` x ``size`` (antialiased)."""
+    from torchvision.io import ImageReadMode, decode_image
+    from torchvision.transforms.v2 import functional as TF
+
+    try:
+        image = decode_image(str(path), mode=ImageReadMode.RGB)
+    except RuntimeError as err:
+        raise DatasetError(f"cannot read {path} as an image ({err}); remove it or convert it to PNG/JPEG") from err
+    return TF.resize(image, [size, size], antialias=True)
 
 
 class DatasetError(RuntimeError):
@@ -112,6 +139,8 @@ class CIFAR10DataModule(pl.LightningDataModule):
         padding: zero padding of the random crop (the paper: 4).
         download: fetch the dataset through torchvision when it is missing.
         num_workers: DataLoader workers for evaluation; 0 is fastest, since a batch is a single index operation.
+        predict_images: an image file or folder of images (any size) to classify with ``predict``, in the test view
+            (resized to 32x32, the training mean image subtracted); by default ``predict`` uses the test set.
         on_device: keep the dataset (150 MB as uint8) on the training device: batches are drawn and augmented
             there, with no host-to-device copy per step (a GPU speed setting; on a CPU it changes nothing).
         test_curve: also evaluate the test set at every validation (a second stream, ``test_curve/``), for the
@@ -134,6 +163,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
         num_workers: int = 0,
         on_device: bool = False,
         test_curve: bool = True,
+        predict_images: str | None = None,
     ) -> None:
         super().__init__()
         if not 0 <= val_size < NUM_TRAIN:
@@ -145,7 +175,8 @@ class CIFAR10DataModule(pl.LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
-        if cifar10_present(self.data_dir):
+        predicting_own = self.hparams.predict_images and self.trainer is not None and self.trainer.predicting
+        if predicting_own or cifar10_present(self.data_dir):
             return
         missing_msg = (
             f"CIFAR-10 not found: expected {self.data_dir / FOLDER}/ with {', '.join(TRAIN_FILES + TEST_FILES)}. "
@@ -161,11 +192,33 @@ class CIFAR10DataModule(pl.LightningDataModule):
         except Exception as err:  # no network, proxy, disk full...
             raise FileNotFoundError(f"{missing_msg}. Downloading it failed ({type(err).__name__}: {err}).") from err
 
+    classes = CLASSES
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The normalisation state, saved in checkpoints: predicting and testing need no training data."""
+        return {"mean_image": self.mean_image.cpu()} if self.mean_image is not None else {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if "mean_image" in state:
+            self.mean_image = state["mean_image"]
+            self._mean_cache.clear()
+
     def setup(self, stage: str | None = None) -> None:
+        if stage == "predict" and self.hparams.predict_images:  # the user's images: no CIFAR-10 files needed
+            files = image_files(self.hparams.predict_images)
+            labels = [CLASSES.index(f.parent.name) if f.parent.name in CLASSES else -1 for f in files]
+            self.predict_files = files
+            self.predict_set = IndexedImages(torch.stack([read_test_view(f) for f in files]), torch.tensor(labels))
+            if cifar10_present(self.data_dir):  # the training mean, unless the checkpoint brings it (it wins)
+                self._load_splits()
+            return
         if self.train_set is not None:
             return
         if not cifar10_present(self.data_dir):
             self.prepare_data()
+        self._load_splits()
+
+    def _load_splits(self) -> None:
         images, labels = load_cifar10(self.data_dir, train=True)
         order = torch.randperm(NUM_TRAIN, generator=torch.Generator().manual_seed(self.hparams.split_seed))
         val_idx, train_idx = order[: self.hparams.val_size], order[self.hparams.val_size :]
@@ -182,6 +235,12 @@ class CIFAR10DataModule(pl.LightningDataModule):
 
     def fingerprint(self) -> dict[str, object]:
         """What data a run actually used: split sizes and a hash of each split's pixels and labels."""
+        if self.hparams.predict_images and getattr(self, "predict_set", None) is not None:  # predicting own images
+            return {
+                "name": "images to classify",
+                "path": str(self.hparams.predict_images),
+                "images": len(self.predict_set),
+            }
 
         def digest(split: IndexedImages) -> str:
             h = hashlib.sha256(split.images.cpu().numpy().tobytes())
@@ -230,11 +289,26 @@ class CIFAR10DataModule(pl.LightningDataModule):
         return self._loader(self.test_set)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.predict_set if self.hparams.predict_images else self.test_set)
+
+    def predict_names(self) -> list[str]:
+        """A name per predicted image: its file, or its index in the test set."""
+        if self.hparams.predict_images:
+            return [str(f) for f in self.predict_files]
+        return [f"test_batch[{i}]" for i in range(len(self.test_set))]
+
+    def predict_labels(self) -> list[int]:
+        """The known label of each predicted image (from a folder named after a class), -1 where unknown."""
+        return (self.predict_set if self.hparams.predict_images else self.test_set).labels.tolist()
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float, mean image subtracted, scaled by 1/255 (a unit choice; no std division)."""
         mean = self._mean_cache.get(images.device)
+        if mean is None and self.mean_image is None:
+            raise DatasetError(
+                "the training mean image is unknown: this checkpoint predates stored normalisation; point "
+                "data_dir at CIFAR-10 so it can be computed, or use a checkpoint trained by this version"
+            )
         if mean is None:
             mean = self._mean_cache.setdefault(images.device, self.mean_image.to(images.device))
         return (images.float() - mean) / 255.0

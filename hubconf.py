@@ -1,0 +1,45 @@
+"""torch.hub entry points: ``torch.hub.load("<repo or local path>", "resnet56")`` builds the paper's network;
+``pretrained="<checkpoint path or URL>"`` returns it trained, with its preprocessing (see ``load_network``).
+"""
+
+from __future__ import annotations
+
+dependencies = ["torch", "torchvision", "pytorch_lightning", "torchmetrics", "jsonargparse"]
+
+
+def _entry(name: str):
+    def build(pretrained: str | None = None, **kwargs):
+        from lightning_resnet.export import load_network
+        from lightning_resnet.models import create_model
+
+        if pretrained is None:
+            return create_model(name, **kwargs)
+        if pretrained.startswith(("http://", "https://")):
+            import os
+
+            import torch
+
+            target = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(pretrained))
+            if not os.path.isfile(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                torch.hub.download_url_to_file(pretrained, target)
+            pretrained = target
+        network = load_network(pretrained)
+        trained = network.net.__class__.__name__
+        if getattr(network.net, "depth", None) is None or not name.endswith(str(network.net.depth)):
+            raise ValueError(f"{pretrained} holds a {trained} of another depth than {name}")
+        return network
+
+    build.__name__ = name
+    build.__doc__ = f"The paper's {name}; with ``pretrained`` (a checkpoint path or URL) its trained weights."
+    return build
+
+
+def _register() -> None:
+    from lightning_resnet.models import list_models
+
+    for name in list_models():
+        globals()[name] = _entry(name)
+
+
+_register()
