@@ -180,7 +180,7 @@ class ResNetCLI(LightningCLI):
         if trainer_config.get("logger") in (None, True):
             config = self._subconfig()
             kwargs["logger"] = make_loggers(
-                run_dir, config.experiment, run_dir.name, run_tags(config), config.project, resuming
+                run_dir, run_dir.parent.name, run_dir.name, run_tags(config), config.project, resuming
             )
         if trainer_config.get("enable_progress_bar") is None and not sys.stderr.isatty():
             kwargs["enable_progress_bar"] = False  # in a log, ProgressLines writes a line per logging interval

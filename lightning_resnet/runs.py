@@ -60,6 +60,17 @@ def experiment_folder(experiment: str, preset: str | None = None) -> str:
     return f"{experiment}-{preset}" if preset else experiment
 
 
+def tracking_keys(experiment: str, preset: str | None, arch: str, shortcut: str | None, seed: int) -> dict[str, Any]:
+    """The top-level keys every run logs to W&B for Reports to group and filter by (``Config('network')``, ...)."""
+    return {
+        "group": experiment_folder(experiment, preset),  # the folder of shared runs, e.g. cifar10-smoke
+        "network": network_name(arch, shortcut),
+        "shortcut": shortcut,
+        "preset": preset,
+        "seed": seed,
+    }
+
+
 def run_dir(runs_dir: str | Path, experiment: str, preset: str | None, name: str) -> Path:
     return Path(runs_dir) / experiment_folder(experiment, preset) / name
 

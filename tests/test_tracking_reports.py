@@ -15,7 +15,7 @@ from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
 from lightning_resnet.cli import ResNetCLI
 from lightning_resnet.data import CIFAR10DataModule
-from lightning_resnet.paper import spec_for
+from lightning_resnet.paper import ReportSpec, spec_for
 from lightning_resnet.paper.experiments import above_all, falls_along
 from lightning_resnet.reporting import build_report
 from lightning_resnet.reporting.findings import evaluate
@@ -212,14 +212,65 @@ def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: N
     import wandb_workspaces.reports.v2 as wr
 
     spec = spec_for("fig6")
-    report = build_wandb_report(spec, load_runs(runs_dir, "quick"), entity="someone", project="lightning-resnet")
+    report = build_wandb_report(
+        spec,
+        load_runs(runs_dir, "quick"),
+        entity="someone",
+        project="lightning-resnet",
+        preset="smoke",
+        page_url="https://example.org/reports/fig6-smoke.md",
+    )
     assert report.title.startswith("Figure 6") and report.project == "lightning-resnet"
     grids = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
-    assert len(grids) == 1 and [p.title for p in grids[0].panels] == ["plain", "ResNet", "ResNet-110 vs 1202"]
-    assert grids[0].panels[0].y == ["train/top1_error", "val/top1_error"]
-    assert grids[0].runsets[0].filters == "Config('experiment') = 'fig6'"
+    assert [g.panels[0].title for g in grids] == ["plain", "ResNet", "ResNet-110 vs 1202"]
+    for grid, (_, networks) in zip(grids, spec.panels):  # each panel queries exactly its networks
+        assert grid.runsets[0].filters == f"Config('group') = 'cifar10-smoke' and Config('network') in {list(networks)}"
+        assert grid.runsets[0].groupby == ["config.network"]
+        plot = grid.panels[0]
+        assert plot.y == ["train/top1_error", "test_curve/top1_error"]  # bold: the paper's test error
+        assert plot.line_marks == {"train/top1_error": "dashed", "test_curve/top1_error": "solid"}
+        assert plot.line_widths["test_curve/top1_error"] > plot.line_widths["train/top1_error"]
     tables = [b.text for b in report.blocks if isinstance(b, wr.MarkdownBlock)]
     assert any("| plain8 |" in t for t in tables)
+
+
+def wandb_config(run_dir: Path) -> dict:
+    folder = offline_folder(run_dir)
+    out = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    return json.loads(out[out.index("{") :])["config"]
+
+
+def selects(filters: str, config: dict) -> bool:
+    """Evaluate a Report filter of the form the builder writes against a run's logged W&B config."""
+    for key, value in re.findall(r"Config\('(\w+)'\) = '([^']*)'", filters):
+        if config.get(key) != value:
+            return False
+    for key, values in re.findall(r"Config\('(\w+)'\) in (\[[^]]*\])", filters):
+        if config.get(key) not in eval(values):  # a Python list literal the builder wrote
+            return False
+    return True
+
+
+@pytest.mark.slow
+def test_wandb_report_queries_keys_the_runs_really_log(runs_dir: Path, no_internet: None) -> None:
+    import wandb_workspaces.reports.v2 as wr
+
+    spec = ReportSpec("quick", "quick runs", panels=(("plain", ("plain8",)), ("ResNet", ("resnet8",))), pool="cifar10")
+    report = build_wandb_report(spec, load_runs(runs_dir, "quick"), entity="someone", project="lightning-resnet")
+    configs = {name: wandb_config(runs_dir / "quick" / f"{name}-s0") for name in ("plain8", "resnet8")}
+    assert all(c["network"] == name and c["group"] == "quick" for name, c in configs.items())
+    grids = [b for b in report.blocks if isinstance(b, wr.PanelGrid)]
+    for grid, (_, networks) in zip(grids, spec.panels):
+        chosen = {name for name, config in configs.items() if selects(grid.runsets[0].filters, config)}
+        assert chosen == set(networks)
+        group_key = grid.runsets[0].groupby[0].removeprefix("config.")
+        assert all(group_key in config for config in configs.values())
 
 
 @pytest.mark.slow

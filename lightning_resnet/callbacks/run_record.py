@@ -18,7 +18,7 @@ from pytorch_lightning.cli import SaveConfigCallback
 
 from ..data.distributed import per_device_batch_size
 from ..data.stream import run_seed
-from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record
+from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record, tracking_keys
 from ..tracking import environment, git_state
 from .warmup import TrainErrorWarmup
 
@@ -87,7 +87,16 @@ class RunRecord(SaveConfigCallback):
         config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
         datamodule = trainer.datamodule
         fingerprint = datamodule.fingerprint() if hasattr(datamodule, "fingerprint") else None
+        model = config.get("model", {})
+        keys = tracking_keys(
+            config.get("experiment", ""),
+            config.get("preset"),
+            model.get("arch", ""),
+            model.get("shortcut"),
+            config.get("seed_everything", 0),
+        )
         record = {
+            **keys,
             "config": config,
             "experiment": config.get("experiment"),
             "run_name": Path(trainer.default_root_dir).name,

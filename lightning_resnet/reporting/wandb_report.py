@@ -1,38 +1,70 @@
-"""The same report as a W&B Report (wandb-workspaces). Building it needs no network; only ``save`` does."""
+"""The same report as a W&B Report (wandb-workspaces). Building it needs no network; only ``save`` does.
+
+It queries the keys every run logs at the top of its W&B config (:func:`lightning_resnet.runs.tracking_keys`):
+``group`` (the folder of shared runs), ``network``; one panel grid per panel of the paper's figure with exactly its
+networks, training error thin and dashed, the held-out curve bold, as on the paper's figures.
+"""
 
 from __future__ import annotations
 
-from ..paper import ReportSpec
+from ..paper import POOLS, ReportSpec
 from ..runs import Run
-from .markdown import NOTICE, findings_table, results_table, scale_table
+from .markdown import NOTICE, RECORDS, findings_table, results_table, scale_table
+
+TRAIN_KEY = "train/top1_error"
 
 
-def build_wandb_report(spec: ReportSpec, runs: list[Run], entity: str, project: str, preset: str | None = None):
-    """A ``wandb_workspaces`` Report: curves grouped by network, and the tables of the Markdown page."""
+def panel_filters(group: str, networks: tuple[str, ...]) -> str:
+    """The runs of one panel: the group's runs of exactly these networks (all of the group's without a list)."""
+    filters = f"Config('group') = '{group}'"
+    return filters + (f" and Config('network') in {list(networks)}" if networks else "")
+
+
+def build_wandb_report(
+    spec: ReportSpec, runs: list[Run], entity: str, project: str, preset: str | None = None, page_url: str | None = None
+):
+    """A ``wandb_workspaces`` Report: one panel grid per figure panel, the Markdown page's tables, a link back."""
     import wandb_workspaces.reports.v2 as wr
 
-    groups = " or ".join(f"Config('experiment') = '{g}'" for g in spec.groups(preset))
-    runset = wr.Runset(entity=entity, project=project, name=spec.id, filters=groups, groupby=["config.model.arch"])
-    panels = [
-        wr.LinePlot(
+    group = spec.groups(preset)[0]
+    held_out = POOLS[spec.pool].held_out[0] if spec.pool in POOLS else "val/top1_error"
+    grids = []
+    for title, networks in spec.panels:
+        runset = wr.Runset(
+            entity=entity,
+            project=project,
+            name=title,
+            filters=panel_filters(group, networks),
+            groupby=["config.network"],
+        )
+        plot = wr.LinePlot(
             title=title,
             x="trainer/global_step",
-            y=["train/top1_error", "val/top1_error"],
-            groupby=wr.Config("model.arch"),
+            y=[TRAIN_KEY, held_out],
+            groupby=wr.Config("network"),
             groupby_aggfunc="mean",
             groupby_rangefunc="stddev",
             range_y=(0, None),
             title_x="iteration",
             title_y="error (%)",
+            line_widths={TRAIN_KEY: 1.0, held_out: 3.0},
+            line_marks={TRAIN_KEY: "dashed", held_out: "solid"},
         )
-        for title, _networks in spec.panels
-    ]
-    blocks = [
-        wr.P(
-            NOTICE.format(
-                command=spec.id + (f" --preset {preset}" if preset else ""), groups=", ".join(spec.groups(preset))
-            ).replace("`", "")
-        ),
+        grids.append(wr.PanelGrid(runsets=[runset], panels=[plot]))
+    if spec.responses:
+        runset = wr.Runset(
+            entity=entity,
+            project=project,
+            name="layer responses",
+            filters=panel_filters(group, spec.networks),
+            groupby=["config.network"],
+        )
+        grids.append(wr.PanelGrid(runsets=[runset], panels=[wr.WeavePanelSummaryTable("layer_responses")]))
+    command = spec.id + (f" --preset {preset}" if preset else "")
+    blocks = [wr.P(NOTICE.format(command=command, groups=f"{RECORDS}/{group}/").replace("`", ""))]
+    if page_url:
+        blocks.append(wr.P([wr.Link("The Markdown page of this report, with its figures", url=page_url)]))
+    blocks += [
         wr.H2("Results"),
         wr.MarkdownBlock("\n".join(results_table(spec, runs))),
         wr.H2("Scale"),
@@ -40,8 +72,8 @@ def build_wandb_report(spec: ReportSpec, runs: list[Run], entity: str, project: 
     ]
     if spec.findings:
         blocks += [wr.H2("The paper's findings at this scale"), wr.MarkdownBlock("\n".join(findings_table(spec, runs)))]
-    if panels:
-        blocks += [wr.H2("Training curves"), wr.PanelGrid(runsets=[runset], panels=panels)]
+    if grids:
+        blocks += [wr.H2("Training curves"), *grids]
     return wr.Report(
         entity=entity,
         project=project,
