@@ -27,6 +27,7 @@ from pytorch_lightning.utilities import rank_zero_info
 
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
+from .callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
@@ -129,7 +130,12 @@ class ResNetCLI(LightningCLI):
         kwargs.setdefault(
             "parser_kwargs", {"prog": "python -m lightning_resnet", "description": __doc__.split("\n")[0]}
         )  # the module owns the paper's optimizer and schedule
-        super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
+        self.lock: runs.RunLock | None = None
+        try:
+            super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
+        finally:
+            if self.lock is not None:  # the command is over (with run=False: the CLI is built)
+                self.lock.release()
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # the DataModule owns its number of classes; the model is built for it
@@ -165,7 +171,7 @@ class ResNetCLI(LightningCLI):
         config = self.config_init[self.subcommand]
         if config.get("ckpt_path") == "last":
             folder = run_dir / runs.CHECKPOINT_DIR
-            found = runs.latest_checkpoint(folder)
+            found = runs.latest_checkpoint(folder, log=rank_zero_info)
             config["ckpt_path"] = str(found) if found else None
             rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {folder}: starting the run.")
         return self.subcommand == "fit" and config.get("ckpt_path") is not None
@@ -173,6 +179,9 @@ class ResNetCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir()
+        self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
+        if trainer_config.get("plugins") is None:
+            kwargs["plugins"] = [AtomicCheckpointIO()]
         # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
         resuming = self._resolve_last(run_dir) or self.subcommand in ("validate", "test", "predict")
         if trainer_config.get("default_root_dir") in (None, "", "."):
@@ -314,6 +323,13 @@ def main(args: list[str] | None = None) -> None:
             reproduce_command(argv[1:])
         else:
             ResNetCLI(args=args)
-    except (ValueError, FileNotFoundError, DatasetError, ReproduceError) as err:
+    except (
+        ValueError,
+        FileNotFoundError,
+        DatasetError,
+        ReproduceError,
+        runs.RunBusyError,
+        CheckpointWriteError,
+    ) as err:
         print(f"lightning-resnet: error: {err}", file=sys.stderr)
         sys.exit(2)

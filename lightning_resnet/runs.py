@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, stdev
@@ -92,11 +94,68 @@ def export_record(run_dir: str | Path, records_dir: str | Path) -> Path:
     return target
 
 
-def latest_checkpoint(folder: str | Path) -> Path | None:
-    """The newer of ``last.ckpt`` and ``interrupted.ckpt`` in a run's checkpoint folder, if any."""
+def checkpoint_loads(path: Path) -> bool:
+    """Whether ``path`` is a complete checkpoint (a truncated or empty file from a full disk or a kill is not)."""
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        return True
+    except Exception:  # noqa: BLE001 - any unreadable file is skipped, and said so
+        return False
+
+
+def latest_checkpoint(folder: str | Path, log=print) -> Path | None:
+    """The newest of ``last.ckpt`` and ``interrupted.ckpt`` in a run's checkpoint folder that loads, if any;
+    the ones skipped are named through ``log``."""
     folder = Path(folder)
     candidates = [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPT_CHECKPOINT) if p.is_file()]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+    for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+        if checkpoint_loads(path):
+            return path
+        log(f"skipping {path}: it does not load (truncated or empty: a full disk or a kill while it was written)")
+    return None
+
+
+class RunLock:
+    """An exclusive lock on a run folder for the life of a process (``fcntl.flock`` on ``<run_dir>/.lock``).
+
+    The operating system releases it when the holder dies, so a stale lock never blocks; a second process on
+    the same run is refused with one line naming the holder.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / ".lock"
+        self.file = None
+
+    def acquire(self) -> RunLock:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            holder = self.file.read().strip() or "another process"
+            self.file.close()
+            raise RunBusyError(
+                f"{self.path.parent} is in use by {holder}: wait for it to end, or stop it, before "
+                "running this command on the same run (or give this one another --run_name)"
+            ) from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        self.file.flush()
+        return self
+
+    def release(self) -> None:
+        if self.file is not None and not self.file.closed:
+            self.file.close()  # closing the file drops the flock
+
+
+class RunBusyError(RuntimeError):
+    """Another process holds the run folder."""
 
 
 # DataModule settings that do not change what is trained (where the data sit, how fast they load, what

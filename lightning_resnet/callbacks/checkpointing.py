@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint
 
 from ..module import NonFiniteLossError
@@ -44,3 +49,33 @@ class InterruptCheckpoint(Checkpoint):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit":  # only called after a normal end; an interruption skips teardown hooks
             trainer.strategy.remove_checkpoint(self.ckpt_path)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints that cannot be lost half-written: saved to a temporary file in the same folder, flushed to disk,
+    then renamed over the old one, so the previous good ``last.ckpt`` stays until the new one is complete. A full
+    disk or read-only folder ends the run with one line naming the path."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str, storage_options: Any | None = None) -> None:
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, target)
+        except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
+            cause = err if isinstance(err, OSError) else err.__context__ or err
+            reason = getattr(cause, "strerror", None) or str(cause)
+            raise CheckpointWriteError(
+                f"cannot write checkpoint {target} ({reason}); free space or make the folder writable, "
+                "then resume with --ckpt_path last (the previous checkpoint is intact)"
+            ) from err
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, read-only folder)."""

@@ -1,0 +1,79 @@
+"""Runs that survive what breaks them: a second process on a run, unreadable checkpoints, full disks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_resnet.callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
+from lightning_resnet.runs import RunBusyError, RunLock, latest_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE6 = str(REPO / "reproductions" / "table6.yaml")
+
+
+def test_a_second_process_on_a_run_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from lightning_resnet.runs import RunLock; lock = RunLock({str(tmp_path)!r}).acquire(); "
+            "print('locked', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunBusyError, match=rf"{tmp_path} is in use by pid {holder.pid} on "):
+            RunLock(tmp_path).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+    RunLock(tmp_path).acquire().release()  # the dead holder's lock is gone with it: no stale lock
+
+
+def test_resume_skips_a_newer_checkpoint_that_does_not_load(tmp_path: Path) -> None:
+    torch.save({"global_step": 20}, tmp_path / "last.ckpt")
+    time.sleep(0.01)
+    (tmp_path / "interrupted.ckpt").write_bytes(b"")  # a full disk left it empty
+    said: list[str] = []
+    assert latest_checkpoint(tmp_path, log=said.append) == tmp_path / "last.ckpt"
+    assert said == [
+        f"skipping {tmp_path / 'interrupted.ckpt'}: it does not load (truncated or empty: a full disk or "
+        "a kill while it was written)"
+    ]
+
+
+def test_checkpoint_write_failure_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"global_step": 1}, str(tmp_path / "last.ckpt"))
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(CheckpointWriteError, match=r"cannot write checkpoint .*not_a_folder/last.ckpt"):
+        io.save_checkpoint({"global_step": 2}, str(blocker / "last.ckpt"))
+    assert torch.load(tmp_path / "last.ckpt", weights_only=False)["global_step"] == 1
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+@pytest.mark.slow
+def test_full_disk_ends_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(disk)]).returncode:
+        pytest.skip("needs root to mount a small tmpfs as a full disk")
+    try:
+        io = AtomicCheckpointIO()
+        io.save_checkpoint({"weights": torch.zeros(100_000)}, str(disk / "last.ckpt"))  # 400 kB: fits
+        with pytest.raises(CheckpointWriteError, match="No space left on device"):
+            io.save_checkpoint({"weights": torch.ones(100_000)}, str(disk / "last.ckpt"))  # needs a second 400 kB
+        assert torch.load(disk / "last.ckpt", weights_only=False)["weights"].sum() == 0  # the good one is intact
+        assert sorted(p.name for p in disk.iterdir()) == ["last.ckpt"]
+    finally:
+        subprocess.run(["umount", str(disk)])
