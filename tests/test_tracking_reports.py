@@ -84,15 +84,7 @@ def test_offline_wandb_run_holds_the_logged_metrics(runs_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_wandb_config_holds_the_resolved_config(runs_dir: Path) -> None:
-    folder = offline_folder(runs_dir / "quick" / "plain8-s0")
-    out = subprocess.run(
-        [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    config = json.loads(out[out.index("{") :])["config"]
+    config = wandb_config(runs_dir / "quick" / "plain8-s0")
     assert config["config"]["model"]["arch"] == "plain8" and config["config"]["trainer"]["max_steps"] == 30
     assert config["experiment"] == "quick" and config["precision"] == "32-true" and config["seed"] == 0
 
