@@ -169,6 +169,8 @@ class ImageClassifier(pl.LightningModule):
         log = {"on_epoch": True, "batch_size": len(labels), "add_dataloader_idx": False}
         self.log(f"{prefix}loss", F.nll_loss(log_probabilities, labels), **log)
         self.log_dict(metrics, prog_bar=stage == "val", **log)
+        # the images actually evaluated (a batch limit evaluates fewer than the dataset holds), over all devices
+        self.log(f"{prefix}images", float(len(labels)), reduce_fx="sum", sync_dist=True, **log)
 
     def validation_step(self, batch: tuple[Views, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         self._evaluate(batch, EVAL_STREAMS[dataloader_idx])

@@ -34,10 +34,14 @@ def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
 
 
 class LayerResponses(Callback):
-    """Write ``layer_responses.csv`` (layer index, std) to the run directory and log it as a W&B table.
+    """Figure 7 at the end of training: ``layer_responses.csv`` (layer, std) and the W&B table ``layer_responses``.
 
-    Uses the network in eval mode (BN with its running statistics), on the first ``num_images``
-    validation images, preprocessed as for validation.
+    What is measured (the paper: "the output of each 3x3 layer, after BN and before other nonlinearity"): for each
+    3x3 convolution in forward order, the output of the BN that follows it, before ReLU or the residual addition;
+    the network in eval mode (BN with its running statistics); the first ``num_images`` images of the held-out
+    validation split, normalised as for validation (no augmentation); one std over all elements of the responses
+    (images x channels x positions), accumulated in float64. Eval mode and the all-element std give values in the
+    0-3 range of the paper's figure (each BN output is scaled by its learned gamma).
     """
 
     def __init__(self, num_images: int = 1000) -> None:

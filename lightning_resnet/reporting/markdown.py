@@ -29,6 +29,12 @@ def _cell(values: set) -> str:
     return ", ".join(sorted(str(v) for v in values if v is not None)) or "–"
 
 
+def evaluated_images(run: Run, metric: str) -> float | None:
+    """The images the run's final test actually evaluated (what a batch limit left), else the test set's size."""
+    dataset = run.record.get("dataset") or {}
+    return run.final(f"{metric}/images") or dataset.get("test_images") or dataset.get("val_images")
+
+
 def batch_of(run: Run) -> int | None:
     return run.record.get("config", {}).get("data", {}).get("init_args", {}).get("batch_size")
 
@@ -280,12 +286,11 @@ def write_report(
         lines += ["No finished runs were found, so nothing was measured yet.", ""]
     else:
         lines += ["## Scale of these runs", "", *scale_table(runs), "", *missing_runs_estimate(spec, runs)]
-        images = _cell({f"{n:,}" for r in runs if (n := (r.record.get("dataset") or {}).get("val_images"))})
-        tested = _cell({f"{n:,}" for r in runs if (n := (r.record.get("dataset") or {}).get("test_images"))})
+        tested = _cell({f"{int(n):,}" for r in runs if (n := evaluated_images(r, spec.test_metric))})
         protocol = METRIC_NAMES.get(spec.test_metric, spec.test_metric)
         if any(r.record.get("config", {}).get("data", {}).get("init_args", {}).get("multiscale_flips") for r in runs):
             protocol = protocol.replace("no flips", "with flips")
-        note = pool.result_note.format(images=tested if pool.name == "cifar10" else images, protocol=protocol)
+        note = pool.result_note.format(images=tested, protocol=protocol)
         lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", NOISE_RULE, "", *findings_table(spec, runs), ""]
