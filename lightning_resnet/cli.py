@@ -179,7 +179,8 @@ class ResNetCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir()
-        self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # one lock per run: DDP's other ranks run under rank 0's
+            self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
         if trainer_config.get("plugins") is None:
             kwargs["plugins"] = [AtomicCheckpointIO()]
         # a resumed fit, or an evaluation of a trained run, continues that run's W&B record

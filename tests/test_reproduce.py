@@ -62,8 +62,8 @@ def test_ids_share_their_runs() -> None:
 def test_unknown_id_or_preset_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no reproduction is defined for 'table9'.*fig1"):
         plan("table9")
-    with pytest.raises(ValueError, match="unknown preset 'fast'"):
-        plan("fig1", "fast")
+    with pytest.raises(ValueError, match="unknown preset 'turbo'"):
+        plan("fig1", "turbo")
 
 
 class StopAt(Callback):

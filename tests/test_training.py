@@ -132,4 +132,5 @@ def test_logged_errors_are_percentages(tmp_path) -> None:
     error = trainer.callback_metrics["train/top1_error"]
     assert 0.0 <= float(error) <= 100.0 and float(error) > 50.0  # untrained net on random labels
     result = trainer.validate(module, random_loader(), verbose=False)[0]
-    assert set(result) == {"val/loss", "val/top1_error"} and 50.0 < result["val/top1_error"] <= 100.0
+    assert set(result) == {"val/loss", "val/top1_error", "val/images"} and 50.0 < result["val/top1_error"] <= 100.0
+    assert result["val/images"] == 64  # the images actually evaluated
