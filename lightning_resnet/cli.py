@@ -24,6 +24,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
@@ -289,6 +290,8 @@ def report_command(argv: list[str]) -> None:
 
 
 PROG = "python -m lightning_resnet"
+# errors of the user's input or environment: one line that says what to do, no traceback
+USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, ReproduceError, runs.RunBusyError, CheckpointWriteError)
 OVERVIEW = f"""usage: {PROG} <command> [options]     (also installed as `lightning-resnet`)
 
 The networks and experiments of He et al., "Deep Residual Learning for Image Recognition" (2015).
@@ -324,13 +327,13 @@ def main(args: list[str] | None = None) -> None:
             reproduce_command(argv[1:])
         else:
             ResNetCLI(args=args)
-    except (
-        ValueError,
-        FileNotFoundError,
-        DatasetError,
-        ReproduceError,
-        runs.RunBusyError,
-        CheckpointWriteError,
-    ) as err:
+    except USER_ERRORS as err:
         print(f"lightning-resnet: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except SIGTERMException:  # preemption is not success: Lightning would exit 0
+        print(
+            "lightning-resnet: stopped by SIGTERM; the run saved interrupted.ckpt: run the same command with "
+            "--ckpt_path last to resume it",
+            file=sys.stderr,
+        )
+        sys.exit(143)

@@ -38,7 +38,16 @@ class PlannedRun:
 
     @property
     def trained(self) -> bool:
-        return run_layout.read_record(self.run_dir).get("status") == "finished"
+        return run_layout.read_record(self.run_dir).get("status") in ("trained", "finished")
+
+    @property
+    def state(self) -> str:
+        """``todo``, ``running``, ``interrupted``, ``failed``, ``trained`` (untested), ``done``, with the reason."""
+        record = run_layout.read_record(self.run_dir)
+        if self.finished:
+            return "done"
+        status = record.get("status", "todo")
+        return f"{status} ({record['reason']})" if record.get("reason") else status
 
     @property
     def finished(self) -> bool:
@@ -47,8 +56,13 @@ class PlannedRun:
         return record.get("status") == "finished" and self.metric in record.get("final", {})
 
     def commands(self) -> list[tuple[str, ...]]:
-        """What is left to run: the fit (which resumes, and tests at its end) and the id's own test."""
-        return [*([] if self.trained else [self.args]), *([self.evaluate] if self.evaluate else [])]
+        """What is left to run: the fit (which resumes, and tests at its end) and the id's own test; for a run that
+        trained but whose test never ran (interrupted), the test alone."""
+        if self.finished:
+            return []
+        if self.evaluate:
+            return [*([] if self.trained else [self.args]), self.evaluate]
+        return [("test", *self.args[1:])] if self.trained else [self.args]
 
 
 def network_args(network: str) -> list[str]:
@@ -277,9 +291,9 @@ def reproduce_command(argv: list[str]) -> None:
     )
     if options.dry_run:
         for run in runs:
-            state = "done " if run.finished else "todo "
-            for command in run.commands() or [run.args]:
-                print(f"  {state} {run.run_dir}  python -m lightning_resnet {' '.join(command)}")
+            print(f"  {run.run_dir}: {run.state}")
+            for command in run.commands():
+                print(f"    python -m lightning_resnet {' '.join(command)}")
         return
     slurm = {"timeout_min": options.timeout_min}
     if options.cluster in (None, "slurm"):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from lightning_resnet.callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
-from lightning_resnet.runs import RunBusyError, RunLock, latest_checkpoint
+from lightning_resnet.runs import RunBusyError, RunLock, latest_checkpoint, read_record
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -77,3 +77,79 @@ def test_full_disk_ends_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
         assert sorted(p.name for p in disk.iterdir()) == ["last.ckpt"]
     finally:
         subprocess.run(["umount", str(disk)])
+
+
+def cli(*args: str, cwd: Path, **popen) -> subprocess.Popen:
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lightning_resnet", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_is_an_interruption_not_success(tmp_path: Path, cifar_dir: Path) -> None:
+    args = [
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--data.init_args.batch_size=32",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--trainer.max_steps=100000",
+        f"--runs_dir={tmp_path}",
+    ]
+    process = cli(*args, cwd=tmp_path)
+    run_dir = tmp_path / "table6" / "resnet8-s0"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run_dir / "metrics.csv").is_file():
+        time.sleep(0.5)
+    time.sleep(3)
+    process.terminate()  # what SLURM sends before preempting a job
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 143, out[-2000:]
+    assert "stopped by SIGTERM" in out.splitlines()[-1]
+    record = read_record(run_dir)
+    assert record["status"] == "interrupted" and record["train_seconds"] > 0 and record["global_step"] > 0
+    assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+@pytest.mark.slow
+def test_a_run_trained_but_never_tested_is_tested_by_reproduce(tmp_path: Path, cifar_dir: Path) -> None:
+    from lightning_resnet.reproduce import plan
+
+    tiny = [
+        "--data.init_args.batch_size=16",
+        "--model.bn_batch=8",
+        "--trainer.max_steps=4",
+        "--trainer.val_check_interval=4",
+        "--trainer.limit_val_batches=1",
+        "--trainer.limit_test_batches=1",
+        f"--data.init_args.data_dir={cifar_dir}",
+    ]
+    run = plan("fig1", "smoke", runs_dir=tmp_path, extra=(*tiny,), networks="plain20")[0]
+    trained = cli(*run.args, "--test_after_fit=false", cwd=tmp_path)  # as if the test had been interrupted
+    assert trained.wait(timeout=300) == 0
+    assert read_record(run.run_dir)["status"] == "trained" and run.state == "trained"
+    assert run.commands() == [("test", *run.args[1:])]
+    healed = cli(
+        "reproduce",
+        "fig1",
+        "--networks=plain20",
+        f"--runs_dir={tmp_path}",
+        f"--reports_dir={tmp_path / 'r'}",
+        "--",
+        *tiny,
+        cwd=tmp_path,
+    )
+    out, _ = healed.communicate(timeout=300)
+    assert healed.returncode == 0, out[-2000:]
+    record = read_record(run.run_dir)
+    assert record["status"] == "finished" and "test/top1_error" in record["final"] and record["global_step"] == 4
+    assert run.state == "done" and run.commands() == []

@@ -84,7 +84,7 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
             ResNetCLI(args=list(runs[1].args), trainer_defaults={"callbacks": [*default_callbacks(), StopAt()]})
     finally:
         signal.signal(signal.SIGINT, handler)
-    assert read_record(runs[1].run_dir)["status"] == "running"
+    assert read_record(runs[1].run_dir)["status"] == "interrupted"
 
     args = [
         "reproduce",

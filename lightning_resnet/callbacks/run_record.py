@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 import yaml
 from pytorch_lightning.cli import SaveConfigCallback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ..data.distributed import per_device_batch_size
 from ..data.stream import run_seed
@@ -67,6 +68,7 @@ class RunRecord(SaveConfigCallback):
     ) -> None:
         if self.definition is not None:
             checkpoint[DEFINITION_KEY] = self.definition
+            self._update(trainer, **self._progress(trainer))  # heartbeat: a killed run keeps its time on record
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         tf32 = {"matmul": torch.backends.cuda.matmul.allow_tf32, "convolutions": torch.backends.cudnn.allow_tf32}
@@ -113,17 +115,30 @@ class RunRecord(SaveConfigCallback):
             fresh = {} if trainer.ckpt_path else {"train_seconds": 0.0, "final": {}}  # a new run forgets an old one
             if fresh and trainer.is_global_zero:
                 self._path(trainer).unlink(missing_ok=True)
-            self._update(trainer, **record, **fresh, status="running")
+            # every segment's time counts, a killed one's up to its last checkpoint (the heartbeat below)
+            previous = read_record(Path(trainer.default_root_dir)).get("train_seconds", 0.0)
+            self._base_seconds = 0.0 if fresh else previous
+            self._update(trainer, **record, **fresh, status="running", reason=None)
+
+    def _progress(self, trainer: pl.Trainer) -> dict[str, Any]:
+        elapsed = self._base_seconds + time.monotonic() - self._started
+        return {"global_step": trainer.global_step, "train_seconds": elapsed}
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        previous = read_record(Path(trainer.default_root_dir)).get("train_seconds", 0.0)
-        self._update(
-            trainer,
-            status="finished" if trainer.global_step >= trainer.max_steps > 0 else "stopped",
-            global_step=trainer.global_step,
-            train_seconds=previous + time.monotonic() - self._started,
-            final=_scalars(trainer.callback_metrics, "val/"),
-        )
+        trained = trainer.global_step >= trainer.max_steps > 0
+        final = _scalars(trainer.callback_metrics, "val/")
+        self._update(trainer, status="trained" if trained else "stopped", **self._progress(trainer), final=final)
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._update(trainer, final=_scalars(trainer.callback_metrics, "test/"))
+        record = read_record(Path(trainer.default_root_dir))
+        status = "finished" if record.get("status") in ("trained", "finished") else record.get("status")
+        self._update(trainer, final=_scalars(trainer.callback_metrics, "test/"), status=status)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """``interrupted`` (Ctrl-C, SIGTERM: resumable) or ``failed`` with the reason; the segment's time counts."""
+        if trainer.state.fn != "fit" or not hasattr(self, "_base_seconds"):
+            return
+        stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        reason = "interrupted by a signal" if stopped else f"{type(exception).__name__}: {exception}"[:500]
+        status = "interrupted" if stopped else "failed"
+        self._update(trainer, status=status, reason=reason, **self._progress(trainer))
