@@ -38,7 +38,7 @@ from .paper import SPECS, spec_for
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report
 from .reproduce import ReproduceError, reproduce_command
-from .tracking import DEFAULT_PROJECT, make_loggers, wandb_logged_in, wandb_mode
+from .tracking import DEFAULT_PROJECT, make_loggers, sync_command, wandb_logged_in, wandb_mode
 
 
 class _NoAdvertisements(logging.Filter):
@@ -190,8 +190,9 @@ class ResNetCLI(LightningCLI):
             kwargs["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
             config = self._subconfig()
+            job_type = "train" if self.subcommand in (None, "fit") else self.subcommand  # validate, test, predict
             kwargs["logger"] = make_loggers(
-                run_dir, run_dir.parent.name, run_dir.name, run_tags(config), config.project, resuming
+                run_dir, run_dir.parent.name, run_dir.name, run_tags(config), config.project, resuming, job_type
             )
         if trainer_config.get("enable_progress_bar") is None and not sys.stderr.isatty():
             kwargs["enable_progress_bar"] = False  # in a log, ProgressLines writes a line per logging interval
@@ -303,6 +304,7 @@ commands:
   predict    class probabilities of a trained run's test images
   reproduce  train every run a table or figure needs (skipping finished ones), then write its report
   report     write reports/<id>.md (and a W&B Report when logged in) from run records
+  sync       upload offline W&B runs, each interrupted-and-resumed run as one W&B run
 
 examples:
   {PROG} fit --config reproductions/table6.yaml --config reproductions/presets/smoke.yaml
@@ -325,6 +327,8 @@ def main(args: list[str] | None = None) -> None:
             report_command(argv[1:])
         elif argv and argv[0] == "reproduce":
             reproduce_command(argv[1:])
+        elif argv and argv[0] == "sync":
+            sync_command(argv[1:])
         else:
             ResNetCLI(args=args)
     except USER_ERRORS as err:

@@ -146,7 +146,13 @@ def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
 
 
 def make_loggers(
-    run_dir: Path, experiment: str, run_name: str, tags: list[str], project: str, resuming: bool
+    run_dir: Path,
+    experiment: str,
+    run_name: str,
+    tags: list[str],
+    project: str,
+    resuming: bool,
+    job_type: str = "train",
 ) -> list[Logger]:
     """A CSV record in ``run_dir`` and, unless ``WANDB_MODE=disabled``, a W&B run grouped by table/figure id."""
     loggers: list[Logger] = [RunCSVLogger(run_dir, resuming)]
@@ -171,7 +177,7 @@ def make_loggers(
             save_dir=str(run_dir),
             offline=offline,
             tags=tags,
-            job_type="train",
+            job_type=job_type,
             settings={"silent": True, "init_timeout": 60},
         )
     )
@@ -220,3 +226,46 @@ def environment() -> dict[str, Any]:
         "hardware": device,
         "hostname": platform.node(),
     }
+
+
+def offline_segments(run_dir: Path) -> list[Path]:
+    """A run's offline W&B folders in the order they were written (their names start with the start time)."""
+    return sorted((Path(run_dir) / "wandb").glob("offline-run-*"))
+
+
+def sync_commands(run_dir: Path, project: str = DEFAULT_PROJECT) -> list[str]:
+    """``wandb sync --id <first id>`` of every offline segment of the run: one W&B run per training run, however
+    often it was interrupted and resumed (W&B syncs several files into one id in order of their start time)."""
+    ids = (Path(run_dir) / ID_FILE).read_text().split() if (Path(run_dir) / ID_FILE).is_file() else []
+    segments = offline_segments(run_dir)
+    if not ids or not segments:
+        return []
+    record = json.loads((Path(run_dir) / "run.json").read_text()) if (Path(run_dir) / "run.json").is_file() else {}
+    project = (record.get("wandb") or {}).get("project") or project
+    return [sys.executable, "-m", "wandb", "sync", "--id", ids[0], "--project", project, *map(str, segments)]
+
+
+def sync_command(argv: list[str]) -> None:
+    """``python -m lightning_resnet sync [run_dir ...]``: upload offline runs, each as one W&B run."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lightning_resnet sync", description=sync_command.__doc__)
+    parser.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: every run under --runs_dir)")
+    parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
+    parser.add_argument("--project", default=DEFAULT_PROJECT)
+    parser.add_argument("--dry_run", action="store_true", help="print what would be uploaded, upload nothing")
+    options = parser.parse_args(argv)
+    run_dirs = options.run_dirs or sorted(p.parent.parent for p in options.runs_dir.glob("*/*/wandb/offline-run-*"))
+    commands = [(d, c) for d in dict.fromkeys(run_dirs) if (c := sync_commands(d, options.project))]
+    if not commands:
+        raise ValueError(f"no offline W&B runs under {', '.join(map(str, run_dirs or [options.runs_dir]))}")
+    if not options.dry_run and not wandb_logged_in():
+        raise ValueError(
+            "uploading needs a W&B login: run `wandb login`, then this command again (nothing was uploaded)"
+        )
+    for run_dir, command in commands:
+        segments = len(command) - command.index("--project") - 2
+        print(f"{run_dir}: {segments} offline segment(s) -> W&B run {command[command.index('--id') + 1]}", flush=True)
+        print("  " + " ".join(command[2:]), flush=True)
+        if not options.dry_run:
+            subprocess.run(command, check=True, timeout=3600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -11,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from lightning_resnet.cli import ResNetCLI
+from lightning_resnet.cli import ResNetCLI, default_callbacks, main
 from lightning_resnet.data import CIFAR10DataModule
 from lightning_resnet.paper import ReportSpec, spec_for
 from lightning_resnet.paper.experiments import above_all, falls_along
@@ -297,3 +299,58 @@ def test_resumed_runs_keep_their_wandb_id_online_and_get_a_segment_id_offline(tm
     assert wandb_run_id(tmp_path, resuming=True, offline=False) == first
     assert wandb_run_id(tmp_path, resuming=True, offline=True) == f"{first}-r1"
     assert (tmp_path / "wandb_id.txt").read_text().split() == [first, f"{first}-r1"]
+
+
+class StopAt(Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_an_interrupted_offline_run_syncs_as_one_wandb_run(
+    tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--experiment=quick",
+        f"--runs_dir={tmp_path}",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--data.init_args.batch_size=32",
+        "--trainer.max_steps=8",
+        "--trainer.val_check_interval=4",
+        "--trainer.limit_val_batches=1",
+        "--trainer.limit_test_batches=1",
+        "--trainer.log_every_n_steps=1",
+        "--trainer.enable_progress_bar=false",
+    ]
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):
+            ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(5)]})
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    ResNetCLI(args=[*args, "--ckpt_path=last"])
+    run_dir = tmp_path / "quick" / "resnet8-s0"
+    segments = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(segments) == 2
+    steps = [{int(r["trainer/global_step"]) for r in read_wandb_history(s) if "train/loss" in r} for s in segments]
+    assert steps[0] and steps[1] and max(steps[0]) < min(steps[1])  # W&B's reader: the two halves of one run
+    first_id = (run_dir / "wandb_id.txt").read_text().split()[0]
+    assert read_record(run_dir)["wandb"]["id"] == first_id and read_record(run_dir)["wandb"]["offline"] is True
+    main(["sync", str(run_dir), "--dry_run"])
+    out = capsys.readouterr().out
+    assert f"2 offline segment(s) -> W&B run {first_id}" in out
+    assert f"wandb sync --id {first_id} --project lightning-resnet {segments[0]} {segments[1]}" in out
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    with pytest.raises(SystemExit):
+        main(["sync", str(run_dir)])
+    assert "uploading needs a W&B login" in capsys.readouterr().err

@@ -15,13 +15,27 @@ import pytorch_lightning as pl
 import torch
 import yaml
 from pytorch_lightning.cli import SaveConfigCallback
+from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ..data.distributed import per_device_batch_size
 from ..data.stream import run_seed
 from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record, tracking_keys
-from ..tracking import environment, git_state
+from ..tracking import ID_FILE, environment, git_state
 from .warmup import TrainErrorWarmup
+
+
+def wandb_links(trainer: pl.Trainer) -> dict[str, Any]:
+    """The W&B run of this process: its id, project, whether offline, and its URL when it is online."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            run = logger.experiment
+            offline = bool(getattr(run, "offline", False) or getattr(run.settings, "_offline", False))
+            url = None if offline else getattr(run, "url", None)
+            ids = Path(trainer.default_root_dir, ID_FILE)
+            first = ids.read_text().split()[0] if ids.is_file() else run.id  # offline segments sync into the first id
+            return {"id": first, "segment": run.id, "project": run.project, "offline": offline, "url": url}
+    return {}
 
 
 def run_definition(
@@ -118,7 +132,8 @@ class RunRecord(SaveConfigCallback):
             # every segment's time counts, a killed one's up to its last checkpoint (the heartbeat below)
             previous = read_record(Path(trainer.default_root_dir)).get("train_seconds", 0.0)
             self._base_seconds = 0.0 if fresh else previous
-            self._update(trainer, **record, **fresh, status="running", reason=None)
+            # the W&B run this record belongs to, and where to see it once it is online or synced
+            self._update(trainer, **record, **fresh, status="running", reason=None, wandb=wandb_links(trainer) or None)
 
     def _progress(self, trainer: pl.Trainer) -> dict[str, Any]:
         elapsed = self._base_seconds + time.monotonic() - self._started

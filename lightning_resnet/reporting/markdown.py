@@ -35,6 +35,14 @@ def evaluated_images(run: Run, metric: str) -> float | None:
     return run.final(f"{metric}/images") or dataset.get("test_images") or dataset.get("val_images")
 
 
+def wandb_link(run: Run) -> str:
+    """The run's W&B id, linked once it has a URL (online, or after ``sync``); ``–`` for runs logged without W&B."""
+    wandb = run.record.get("wandb") or {}
+    if not wandb.get("id"):
+        return "–"
+    return f"[{wandb['id']}]({wandb['url']})" if wandb.get("url") else f"`{wandb['id']}`"
+
+
 def batch_of(run: Run) -> int | None:
     return run.record.get("config", {}).get("data", {}).get("init_args", {}).get("batch_size")
 
@@ -42,8 +50,9 @@ def batch_of(run: Run) -> int | None:
 def scale_table(runs: list[Run]) -> list[str]:
     """Per network: iterations done (of planned), training images, precision, hardware, seeds, training time per run."""
     lines = [
-        "| network | iterations | training images | batch | precision | hardware | seeds | training time per run |",
-        "|---|---|---|---|---|---|---|---|",
+        "| network | iterations | training images | batch | precision | hardware | seeds | training time per run "
+        "| W&B runs |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for network in dict.fromkeys(r.network for r in runs):
         group = [r for r in runs if r.network == network]
@@ -54,7 +63,7 @@ def scale_table(runs: list[Run]) -> list[str]:
         lines.append(
             f"| {network} | {steps} | {images} | {batch} | {_cell({r.record.get('precision') for r in group})} | "
             f"{_cell({r.record.get('hardware') for r in group})} | {_cell({r.seed for r in group})} | {minutes:.1f} "
-            "min |"
+            f"min | {', '.join(wandb_link(r) for r in group)} |"
         )
     return lines
 
