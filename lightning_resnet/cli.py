@@ -154,6 +154,7 @@ class ResNetCLI(LightningCLI):
         parser.add_argument("--runs_dir", type=str, default="runs", help="root of all run directories")
         parser.add_argument("--project", type=str, default=DEFAULT_PROJECT, help="W&B project")
         parser.add_argument("--tags", type=list[str], default=[], help="extra W&B tags")
+        parser.add_argument("--overwrite", type=bool, default=False, help="let a new fit replace the run in its folder")
         parser.add_argument("--test_after_fit", type=bool, default=True, help="test the final weights after fit")
 
     def _subconfig(self) -> Namespace:
@@ -186,6 +187,8 @@ class ResNetCLI(LightningCLI):
             kwargs["plugins"] = [AtomicCheckpointIO()]
         # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
         resuming = self._resolve_last(run_dir) or self.subcommand in ("validate", "test", "predict")
+        if self.subcommand == "fit" and not resuming:
+            self._refuse_to_replace(run_dir)
         if trainer_config.get("default_root_dir") in (None, "", "."):
             kwargs["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
@@ -199,6 +202,16 @@ class ResNetCLI(LightningCLI):
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
         return super().instantiate_trainer(**kwargs)
+
+    def _refuse_to_replace(self, run_dir: Path) -> None:
+        """A new fit never erases a run that is already there, unless asked to with ``--overwrite``."""
+        status = runs.read_record(run_dir).get("status")
+        has_checkpoints = any((run_dir / runs.CHECKPOINT_DIR).glob("*.ckpt"))
+        if (status or has_checkpoints) and not self._subconfig().overwrite:
+            raise ValueError(
+                f"{run_dir} already holds a {status or 'checkpointed'} run: resume it with --ckpt_path last, start "
+                "another with --run_name NAME, or replace it with --overwrite true"
+            )
 
     def before_fit(self) -> None:
         """Refuse a resume whose experiment differs from the checkpoint's, before anything is written."""

@@ -153,3 +153,41 @@ def test_a_run_trained_but_never_tested_is_tested_by_reproduce(tmp_path: Path, c
     record = read_record(run.run_dir)
     assert record["status"] == "finished" and "test/top1_error" in record["final"] and record["global_step"] == 4
     assert run.state == "done" and run.commands() == []
+
+
+@pytest.mark.slow
+def test_a_new_fit_never_erases_a_finished_run(tmp_path: Path, cifar_dir: Path) -> None:
+    args = [
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--data.init_args.batch_size=32",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--trainer.max_steps=3",
+        "--trainer.limit_val_batches=1",
+        "--trainer.limit_test_batches=1",
+        f"--runs_dir={tmp_path}",
+    ]
+    assert cli(*args, cwd=tmp_path).wait(timeout=300) == 0
+    run_dir = tmp_path / "table6" / "resnet8-s0"
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    again = cli(*args, "--trainer.max_steps=5", cwd=tmp_path)
+    out, _ = again.communicate(timeout=300)
+    assert again.returncode == 2
+    assert out.strip().splitlines()[-1] == (
+        f"lightning-resnet: error: {run_dir} already holds a finished run: resume it with --ckpt_path last, start "
+        "another with --run_name NAME, or replace it with --overwrite true"
+    )
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and p.name != ".lock"}
+    assert after == {k: v for k, v in before.items() if k != ".lock"}  # nothing touched
+    assert cli(*args, "--overwrite=true", cwd=tmp_path).wait(timeout=300) == 0  # a deliberate restart still works
+
+
+def test_report_of_an_unknown_id_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
+    from lightning_resnet.reporting import build_report
+
+    with pytest.raises(ValueError, match=r"no report id or runs named 'tabel6'.*report ids: table1, fig1"):
+        build_report("tabel6", tmp_path / "runs", tmp_path / "reports")
+    assert not (tmp_path / "reports").exists()

@@ -26,6 +26,7 @@ TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 NUM_TRAIN, NUM_TEST = 50_000, 10_000
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DOWNLOAD_TIMEOUT = 30.0  # seconds without an answer before a download attempt gives up
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -185,12 +186,18 @@ class CIFAR10DataModule(pl.LightningDataModule):
         )
         if not self.hparams.download:
             raise FileNotFoundError(missing_msg + ", or set download=true.")
+        import socket
+
         from torchvision.datasets import CIFAR10
 
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # a proxy that accepts and never answers must not hang the run
         try:
             CIFAR10(str(self.data_dir), train=True, download=True)
-        except Exception as err:  # no network, proxy, disk full...
+        except Exception as err:  # no network, a silent proxy (timeout), disk full...
             raise FileNotFoundError(f"{missing_msg}. Downloading it failed ({type(err).__name__}: {err}).") from err
+        finally:
+            socket.setdefaulttimeout(previous)
 
     classes = CLASSES
 

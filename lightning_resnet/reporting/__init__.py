@@ -6,7 +6,7 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
-from ..paper import spec_for
+from ..paper import SPECS, spec_for
 from ..runs import Run, export_record, load_runs
 from .markdown import RECORDS, write_index, write_report
 
@@ -38,6 +38,11 @@ def build_report(
     """
     spec = spec_for(report_id)
     runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group)]
+    if report_id not in SPECS and not runs:  # a typo must not add a page of nothing to the index
+        raise ValueError(
+            f"no report id or runs named {report_id!r} (looked in {Path(runs_dir) / spec.groups(preset)[0]}); "
+            f"report ids: {', '.join(SPECS)}"
+        )
     if spec.networks:
         runs = [run for run in runs if run.network in spec.networks]
     for run in runs:  # the page's evidence travels with it
