@@ -29,6 +29,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
+from .callbacks.lineage import WandbLineage
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
@@ -85,6 +86,7 @@ def default_callbacks() -> list[pl.Callback]:
         LearningRateMonitor(logging_interval="step"),
         LayerResponses(),
         PredictionWriter(),
+        WandbLineage(),
     ]
     return callbacks if sys.stderr.isatty() else [*callbacks, ProgressLines()]
 
@@ -154,6 +156,12 @@ class ResNetCLI(LightningCLI):
         parser.add_argument("--runs_dir", type=str, default="runs", help="root of all run directories")
         parser.add_argument("--project", type=str, default=DEFAULT_PROJECT, help="W&B project")
         parser.add_argument("--tags", type=list[str], default=[], help="extra W&B tags")
+        parser.add_argument(
+            "--wandb_watch",
+            type=str | None,
+            default=None,
+            help="W&B watch of the network: gradients, parameters or all",
+        )
         parser.add_argument("--overwrite", type=bool, default=False, help="let a new fit replace the run in its folder")
         parser.add_argument("--test_after_fit", type=bool, default=True, help="test the final weights after fit")
 
@@ -181,13 +189,14 @@ class ResNetCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir()
-        if os.environ.get("LOCAL_RANK", "0") == "0":  # one lock per run: DDP's other ranks run under rank 0's
+        first_rank = os.environ.get("LOCAL_RANK", "0") == "0"  # DDP's other ranks run under rank 0's lock and checks
+        if first_rank:
             self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
         if trainer_config.get("plugins") is None:
             kwargs["plugins"] = [AtomicCheckpointIO()]
         # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
         resuming = self._resolve_last(run_dir) or self.subcommand in ("validate", "test", "predict")
-        if self.subcommand == "fit" and not resuming:
+        if self.subcommand == "fit" and not resuming and first_rank:
             self._refuse_to_replace(run_dir)
         if trainer_config.get("default_root_dir") in (None, "", "."):
             kwargs["default_root_dir"] = str(run_dir)
@@ -214,7 +223,11 @@ class ResNetCLI(LightningCLI):
             )
 
     def before_fit(self) -> None:
-        """Refuse a resume whose experiment differs from the checkpoint's, before anything is written."""
+        """Watch the network in W&B if asked; refuse a resume whose experiment differs from the checkpoint's."""
+        watch = self._subconfig().get("wandb_watch")
+        for logger in self.trainer.loggers if watch else []:
+            if isinstance(logger, WandbLogger):
+                logger.watch(self.model.net, log=watch, log_freq=self.trainer.log_every_n_steps)
         ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
         if not ckpt_path:
             return

@@ -28,6 +28,7 @@ from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
 DEFAULT_PROJECT = "lightning-resnet"
 ID_FILE = "wandb_id.txt"
+USER_DATA_DIR = os.environ.get("WANDB_DATA_DIR")  # where the user wants W&B's artifact staging, if anywhere
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -164,6 +165,8 @@ def make_loggers(
         mode = "offline"
     offline = mode == "offline"
     run_id = wandb_run_id(run_dir, resuming=resuming, offline=offline)
+    if not USER_DATA_DIR:  # artifacts are staged inside the run folder, so a copied run folder syncs whole
+        os.environ["WANDB_DATA_DIR"] = str(Path(run_dir).resolve() / "wandb" / "artifacts")
     if offline:
         rank_zero_info(
             f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`."

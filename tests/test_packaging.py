@@ -51,7 +51,7 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
         str(python), "-m", "lightning_resnet", "reproduce", "table6", "--preset", "paper", "--dry_run", cwd=elsewhere
     )
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert "table6 (paper): 10 runs" in dry.stdout and "todo  runs/cifar10-paper/resnet110-s4" in dry.stdout
+    assert "table6 (paper): 10 runs" in dry.stdout and "runs/cifar10-paper/resnet110-s4: todo" in dry.stdout
     assert f"--config {site}/lightning_resnet/reproductions/table6.yaml" in dry.stdout  # the installed configs
 
     printed = run(str(python), "-m", "lightning_resnet", "fit", "--print_config", cwd=elsewhere)

@@ -354,3 +354,32 @@ def test_an_interrupted_offline_run_syncs_as_one_wandb_run(
     with pytest.raises(SystemExit):
         main(["sync", str(run_dir)])
     assert "uploading needs a W&B login" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_trained_checkpoint_is_a_model_artifact_staged_in_the_run_folder(runs_dir: Path) -> None:
+    run_dir = runs_dir / "quick" / "resnet8-s0"
+    out = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(offline_folder(run_dir))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    artifacts = {r["artifact"]["name"]: r["artifact"] for r in records if r.get("type") == "artifact"}
+    run_id = (run_dir / "wandb_id.txt").read_text().split()[0]
+    model = artifacts[f"model-{run_id}"]
+    assert model["type"] == "model" and sorted(model["aliases"]) == ["final", "latest"]
+    assert [entry["path"] for entry in model["manifest"]["contents"]] == ["last.ckpt"]
+    assert artifacts[f"run-{run_id}-layer_responses"]["type"] == "run_table"
+    assert (run_dir / "wandb" / "artifacts").is_dir()  # staged inside the run folder: a copied folder syncs whole
+
+
+@pytest.mark.slow
+def test_wandb_watch_logs_gradient_histograms(tmp_path: Path, cifar_dir: Path) -> None:
+    short_run(
+        tmp_path, cifar_dir, "resnet8", "--wandb_watch=gradients", "--trainer.max_steps=4", "--test_after_fit=false"
+    )
+    history = read_wandb_history(offline_folder(tmp_path / "quick" / "resnet8-s0"))
+    assert any("gradients/fc.weight" in row for row in history)

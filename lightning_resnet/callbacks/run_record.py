@@ -72,8 +72,12 @@ def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
 class RunRecord(SaveConfigCallback):
     """LightningCLI's config saver that also records the run (``run.json``) and logs the record to the loggers."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._started, self._base_seconds, self.definition = time.monotonic(), 0.0, None
+
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self._started = time.monotonic()
+        self._started, self._base_seconds = time.monotonic(), 0.0  # the record itself is written by rank 0 only
         self.definition = run_definition(pl_module, trainer.datamodule, trainer) if stage == "fit" else None
         super().setup(trainer, pl_module, stage)
 
@@ -151,7 +155,7 @@ class RunRecord(SaveConfigCallback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         """``interrupted`` (Ctrl-C, SIGTERM: resumable) or ``failed`` with the reason; the segment's time counts."""
-        if trainer.state.fn != "fit" or not hasattr(self, "_base_seconds"):
+        if trainer.state.fn != "fit":
             return
         stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
         reason = "interrupted by a signal" if stopped else f"{type(exception).__name__}: {exception}"[:500]
