@@ -382,4 +382,4 @@ def test_wandb_watch_logs_gradient_histograms(tmp_path: Path, cifar_dir: Path) -
         tmp_path, cifar_dir, "resnet8", "--wandb_watch=gradients", "--trainer.max_steps=4", "--test_after_fit=false"
     )
     history = read_wandb_history(offline_folder(tmp_path / "quick" / "resnet8-s0"))
-    assert any("gradients/fc.weight" in row for row in history)
+    assert any(key.startswith("gradients/fc.weight") for row in history for key in row)
