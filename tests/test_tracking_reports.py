@@ -378,8 +378,23 @@ def test_the_trained_checkpoint_is_a_model_artifact_staged_in_the_run_folder(run
 
 @pytest.mark.slow
 def test_wandb_watch_logs_gradient_histograms(tmp_path: Path, cifar_dir: Path) -> None:
-    short_run(
-        tmp_path, cifar_dir, "resnet8", "--wandb_watch=gradients", "--trainer.max_steps=4", "--test_after_fit=false"
+    args = [
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--experiment=quick",
+        f"--runs_dir={tmp_path}",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--data.init_args.batch_size=64",
+        "--trainer.max_steps=4",
+        "--trainer.log_every_n_steps=2",
+        "--trainer.limit_val_batches=1",
+        "--test_after_fit=false",
+        "--wandb_watch=gradients",
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "lightning_resnet", *args], cwd=tmp_path, capture_output=True, timeout=300, check=True
     )
     history = read_wandb_history(offline_folder(tmp_path / "quick" / "resnet8-s0"))
     assert any(key.startswith("gradients/fc.weight") for row in history for key in row)
