@@ -20,7 +20,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from jsonargparse import Namespace
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
@@ -28,7 +28,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
-from .callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
+from .callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError, LastCheckpoint
 from .callbacks.lineage import WandbLineage
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
@@ -81,7 +81,7 @@ def default_callbacks() -> list[pl.Callback]:
     ``interrupted.ckpt`` on an interruption, the LR curve, Figure 7's responses at the end and, when the output is
     not a terminal, a progress line per logging interval instead of a progress bar."""
     callbacks = [
-        ModelCheckpoint(save_last=True, save_top_k=0),
+        LastCheckpoint(),
         InterruptCheckpoint(),
         LearningRateMonitor(logging_interval="step"),
         LayerResponses(),

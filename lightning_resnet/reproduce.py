@@ -207,12 +207,11 @@ class LocalRuns:
                 signal.signal(signum, handler)
         if self.stopped is not None:
             raise ReproduceError(
-                f"reproduce stopped by signal {self.stopped}; the interrupted runs saved their checkpoints: run the "
-                "same "
-                "command again to resume them"
+                f"reproduce stopped by signal {self.stopped}; the interrupted runs saved their checkpoints: "
+                "run the same command again to resume them"
             )
         if self.failed:
-            raise RuntimeError(
+            raise ReproduceError(
                 f"{len(self.failed)} run(s) failed: {', '.join(self.failed)}; see their output above "
                 "(or <run_dir>/train.log), fix the cause and run the same command to resume"
             )

@@ -79,8 +79,8 @@ def test_full_disk_ends_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
         subprocess.run(["umount", str(disk)])
 
 
-def cli(*args: str, cwd: Path, **popen) -> subprocess.Popen:
-    env = {**os.environ, "WANDB_MODE": "offline"}
+def cli(*args: str, cwd: Path, env: dict | None = None, **popen) -> subprocess.Popen:
+    env = {**(env or os.environ), "WANDB_MODE": "offline"}
     return subprocess.Popen(
         [sys.executable, "-m", "lightning_resnet", *args],
         cwd=cwd,
@@ -191,3 +191,47 @@ def test_report_of_an_unknown_id_is_an_error_and_writes_nothing(tmp_path: Path) 
     with pytest.raises(ValueError, match=r"no report id or runs named 'tabel6'.*report ids: table1, fig1"):
         build_report("tabel6", tmp_path / "runs", tmp_path / "reports")
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.slow
+def test_a_resume_during_the_warm_up_switches_at_the_same_iteration(tmp_path: Path, cifar_dir: Path) -> None:
+    """The ResNet-110 warm-up decides on the checkpointed training-error window: an interrupted run switches to
+    LR 0.1 at the same iteration as an uninterrupted one."""
+    every_5 = tmp_path / "every5.yaml"
+    every_5.write_text("trainer:\n  val_check_interval: 5\n  limit_val_batches: 1\n")
+    args = [
+        "fit",
+        "--config",
+        TABLE6,
+        "--config",
+        str(every_5),
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--data.init_args.batch_size=32",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--trainer.max_steps=40",
+        "--trainer.log_every_n_steps=1",
+        "--test_after_fit=false",
+        "--trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup",
+        "--trainer.callbacks.until_error=87",
+    ]
+
+    def switch_step(runs: Path) -> int:
+        checkpoint = torch.load(runs / "table6" / "resnet8-s0" / "checkpoints" / "last.ckpt", weights_only=False)
+        return next(v for k, v in checkpoint["callbacks"].items() if "TrainErrorWarmup" in k)["switched_at_step"]
+
+    assert cli(*args, f"--runs_dir={tmp_path / 'whole'}", cwd=tmp_path).wait(timeout=300) == 0
+    whole = switch_step(tmp_path / "whole")
+    assert whole is not None and whole > 5  # the switch happens after the interruption below
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    killed = cli(
+        *args,
+        f"--runs_dir={tmp_path / 'broken'}",
+        "--trainer.callbacks+=faults.KillAt",
+        "--trainer.callbacks.step=6",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert killed.wait(timeout=300) == -9  # killed during iteration 6: resumes from the checkpoint at 5
+    assert cli(*args, f"--runs_dir={tmp_path / 'broken'}", "--ckpt_path=last", cwd=tmp_path).wait(timeout=300) == 0
+    assert switch_step(tmp_path / "broken") == whole

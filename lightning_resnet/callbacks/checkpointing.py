@@ -10,7 +10,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
-from pytorch_lightning.callbacks import Checkpoint
+from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
 from ..module import NonFiniteLossError
 from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT
@@ -79,3 +79,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written (disk full, read-only folder)."""
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` after every validation during fit, and nothing else (the paper picks no best epoch).
+
+    Lightning's ``ModelCheckpoint(save_last=True, save_top_k=0)`` writes ``last.ckpt`` only beside a top-k save,
+    so with no top-k it would never checkpoint a run until it ends.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(save_last=True, save_top_k=0)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
