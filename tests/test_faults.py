@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
 from lightning_resnet.runs import RunBusyError, RunLock, latest_checkpoint, read_record
@@ -235,3 +236,37 @@ def test_a_resume_during_the_warm_up_switches_at_the_same_iteration(tmp_path: Pa
     assert killed.wait(timeout=300) == -9  # killed during iteration 6: resumes from the checkpoint at 5
     assert cli(*args, f"--runs_dir={tmp_path / 'broken'}", "--ckpt_path=last", cwd=tmp_path).wait(timeout=300) == 0
     assert switch_step(tmp_path / "broken") == whole
+
+
+class CheckpointProbe(Callback):
+    """The step of ``last.ckpt`` at the start of every training step."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.seen = path, []
+
+    def on_train_batch_start(self, trainer, *args) -> None:
+        step = torch.load(self.path, weights_only=False)["global_step"] if self.path.is_file() else None
+        self.seen.append(step)
+
+
+@pytest.mark.slow
+def test_a_run_is_checkpointed_after_every_validation(tmp_path: Path, cifar_dir: Path) -> None:
+    from lightning_resnet.cli import ResNetCLI, default_callbacks
+
+    probe = CheckpointProbe(tmp_path / "table6" / "resnet8-s0" / "checkpoints" / "last.ckpt")
+    args = [
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--data.init_args.batch_size=32",
+        f"--data.init_args.data_dir={cifar_dir}",
+        "--trainer.max_steps=12",
+        "--trainer.val_check_interval=5",
+        "--trainer.limit_val_batches=1",
+        "--test_after_fit=false",
+        f"--runs_dir={tmp_path}",
+    ]
+    ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), probe]})
+    assert probe.seen == [None] * 5 + [5] * 5 + [10] * 2
