@@ -19,7 +19,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from jsonargparse import Namespace
+from jsonargparse import Namespace, set_parsing_settings
 from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
@@ -47,6 +47,9 @@ class _NoAdvertisements(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("💡 Tip")
+
+
+set_parsing_settings(add_print_completion_argument=True)  # --print_completion shtab-bash|shtab-zsh|...
 
 
 def quiet() -> None:
@@ -338,7 +341,8 @@ examples:
   {PROG} reproduce table6 --preset paper --networks resnet20 --dry_run
   {PROG} report fig1 --preset smoke
 
-`{PROG} <command> --help` describes a command and its options."""
+`{PROG} <command> --help` describes a command and its options;
+`{PROG} --print_completion shtab-bash` (or shtab-zsh, shtab-fish) prints shell completion."""
 
 
 def main(args: list[str] | None = None) -> None:
