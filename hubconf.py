@@ -25,9 +25,8 @@ def _entry(name: str):
                 torch.hub.download_url_to_file(pretrained, target)
             pretrained = target
         network = load_network(pretrained)
-        trained = network.net.__class__.__name__
-        if getattr(network.net, "depth", None) is None or not name.endswith(str(network.net.depth)):
-            raise ValueError(f"{pretrained} holds a {trained} of another depth than {name}")
+        if network.arch != name:
+            raise ValueError(f"{pretrained} holds a trained {network.arch}, not a {name}: load it with that name")
         return network
 
     build.__name__ = name

@@ -18,9 +18,11 @@ class TrainedNetwork(nn.Module):
     (CIFAR-10: 32x32; ImageNet nets are fully convolutional and take the size given), then normalised as in training
     (CIFAR-10: the training mean image, /255; ImageNet: /255, minus the per-channel mean)."""
 
-    def __init__(self, net: nn.Module, mean: torch.Tensor, image_size: int | None, classes: tuple[str, ...]) -> None:
+    def __init__(
+        self, net: nn.Module, mean: torch.Tensor, image_size: int | None, classes: tuple[str, ...], arch: str = ""
+    ) -> None:
         super().__init__()
-        self.net, self.image_size, self.classes = net, image_size, classes
+        self.net, self.image_size, self.classes, self.arch = net, image_size, classes, arch
         self.register_buffer("mean", mean)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
@@ -70,5 +72,5 @@ def load_network(checkpoint: str | Path) -> TrainedNetwork:
                 f"{checkpoint} holds no training mean image (trained before it was stored); retrain or "
                 "normalise yourself"
             )
-        return TrainedNetwork(net.eval(), state["mean_image"], 32, CLASSES)
-    return TrainedNetwork(net.eval(), torch.tensor(IMAGENET_MEAN), None, ())
+        return TrainedNetwork(net.eval(), state["mean_image"], 32, CLASSES, hp["arch"])
+    return TrainedNetwork(net.eval(), torch.tensor(IMAGENET_MEAN), None, (), hp["arch"])

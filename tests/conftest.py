@@ -54,3 +54,20 @@ def _wandb_offline() -> None:
 def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ImageNet-layout tree at ImageNet's image sizes (3 classes, 12 train and 6 val images)."""
     return write_image_tree(tmp_path_factory.mktemp("imagenet"))
+
+
+TABLE6 = str(REPO / "reproductions" / "table6.yaml")
+
+
+def tiny_fit(cifar_dir: Path, *extra: str) -> list[str]:
+    """A ``fit`` of the paper recipe shrunk for tests: ResNet-8, batches of 32 (BN over 16), the real CIFAR-10."""
+    return [
+        "fit",
+        "--config",
+        TABLE6,
+        "--model.arch=resnet8",
+        "--model.bn_batch=16",
+        "--data.init_args.batch_size=32",
+        f"--data.init_args.data_dir={cifar_dir}",
+        *extra,
+    ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_fit
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
@@ -96,13 +97,7 @@ def cli(*args: str, cwd: Path, env: dict | None = None, **popen) -> subprocess.P
 @pytest.mark.slow
 def test_sigterm_is_an_interruption_not_success(tmp_path: Path, cifar_dir: Path) -> None:
     args = [
-        "fit",
-        "--config",
-        TABLE6,
-        "--model.arch=resnet8",
-        "--model.bn_batch=16",
-        "--data.init_args.batch_size=32",
-        f"--data.init_args.data_dir={cifar_dir}",
+        *tiny_fit(cifar_dir),
         "--trainer.max_steps=100000",
         f"--runs_dir={tmp_path}",
     ]
@@ -159,13 +154,7 @@ def test_a_run_trained_but_never_tested_is_tested_by_reproduce(tmp_path: Path, c
 @pytest.mark.slow
 def test_a_new_fit_never_erases_a_finished_run(tmp_path: Path, cifar_dir: Path) -> None:
     args = [
-        "fit",
-        "--config",
-        TABLE6,
-        "--model.arch=resnet8",
-        "--model.bn_batch=16",
-        "--data.init_args.batch_size=32",
-        f"--data.init_args.data_dir={cifar_dir}",
+        *tiny_fit(cifar_dir),
         "--trainer.max_steps=3",
         "--trainer.limit_val_batches=1",
         "--trainer.limit_test_batches=1",
@@ -255,13 +244,7 @@ def test_a_run_is_checkpointed_after_every_validation(tmp_path: Path, cifar_dir:
 
     probe = CheckpointProbe(tmp_path / "table6" / "resnet8-s0" / "checkpoints" / "last.ckpt")
     args = [
-        "fit",
-        "--config",
-        TABLE6,
-        "--model.arch=resnet8",
-        "--model.bn_batch=16",
-        "--data.init_args.batch_size=32",
-        f"--data.init_args.data_dir={cifar_dir}",
+        *tiny_fit(cifar_dir),
         "--trainer.max_steps=12",
         "--trainer.val_check_interval=5",
         "--trainer.limit_val_batches=1",

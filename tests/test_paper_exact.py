@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_fit
 from torch import nn
 
 from lightning_resnet import ImageClassifier
@@ -274,13 +275,7 @@ def train_losses(run_dir: Path) -> list[float]:
 def test_fast_path_trains_as_the_default_path_does(tmp_path: Path, cifar_dir: Path) -> None:
     """torch.compile and the device-resident dataset change nothing beyond float tolerance (fp32, CPU)."""
     args = [
-        "fit",
-        "--config",
-        TABLE6,
-        "--model.arch=resnet8",
-        "--model.bn_batch=16",
-        f"--data.init_args.data_dir={cifar_dir}",
-        "--data.init_args.batch_size=32",
+        *tiny_fit(cifar_dir),
         "--trainer.max_steps=12",
         "--trainer.limit_val_batches=0",
         "--test_after_fit=false",
