@@ -330,7 +330,7 @@ commands:
   fit        train a network with a config (LightningCLI; then tests the final weights)
   validate   evaluate a trained run on the validation split
   test       evaluate a trained run on the test set (or ImageNet's validation images, by protocol)
-  predict    class probabilities of a trained run's test images
+  predict    class probabilities of a trained run's test images or your own (predictions.csv in the run)
   reproduce  train every run a table or figure needs (skipping finished ones), then write its report
   report     write reports/<id>.md (and a W&B Report when logged in) from run records
   sync       upload offline W&B runs, each interrupted-and-resumed run as one W&B run
