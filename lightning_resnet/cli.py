@@ -1,10 +1,10 @@
-"""``python -m lightning_resnet fit|validate|test|predict --config FILE`` (LightningCLI) and ``report <id>``.
+"""``python -m lightning_resnet fit|validate|test|predict`` (LightningCLI) and ``reproduce``, ``report``, ``sync``.
 
-Every run has a directory ``<runs_dir>/<experiment>/<run_name>/`` holding its resolved config
-(``config.yaml``), its record (``run.json``), its metrics (``metrics.csv``), its W&B run (``wandb/``),
-its Figure 7 statistics (``layer_responses.csv``) and its checkpoints. Running the same command again
-with ``--ckpt_path last`` resumes it from the newest of ``last.ckpt`` and ``interrupted.ckpt`` (or starts
-it, if it has none). After ``fit``, the final weights are tested on the test set.
+Every run has a folder ``<runs_dir>/<experiment>[-<preset>]/<run_name>/`` (:mod:`lightning_resnet.runs`) holding
+its resolved config (``config.yaml``), its record (``run.json``), its metrics (``metrics.csv``), its W&B run
+(``wandb/``), its Figure 7 statistics (``layer_responses.csv``) and its checkpoints. Running the same command again
+with ``--ckpt_path last`` resumes it from the newest checkpoint that loads, if its experiment is the same; a new
+``fit`` never replaces a run unless told to. After ``fit``, the final weights are tested on the test set.
 """
 
 from __future__ import annotations
