@@ -11,6 +11,8 @@ one multi-GPU (and multi-node) DDP job per run.
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +20,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from . import runs as run_layout
 from .paper import POOLS, reproducible_ids, spec_for
@@ -129,7 +133,9 @@ def plan(
                 else ()
             )
             run_dir = run_layout.run_dir(runs_dir, experiment, preset, run_layout.run_name(network, seed))
-            runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{spec.test_metric}/top1_error"))
+            # an ensemble's members are done once trained and tested as the pool's base config tests them
+            metric = spec_for(Path(pool.base_config).stem).test_metric if spec.ensemble else spec.test_metric
+            runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{metric}/top1_error"))
     return runs
 
 
@@ -234,6 +240,48 @@ def launch(
         print(f"done {run.run_dir}", flush=True)
 
 
+def data_overrides(extra: tuple[str, ...]) -> dict:
+    """``--data.init_args.KEY=VALUE`` arguments among ``extra`` as DataModule keyword arguments."""
+    prefix = "--data.init_args."
+    pairs = [a[len(prefix) :].partition("=") for a in extra if a.startswith(prefix) and "=" in a]
+    return {key: yaml.safe_load(value) for key, _, value in pairs}
+
+
+def evaluate_ensemble(runs: list[PlannedRun], extra: tuple[str, ...] = ()) -> Path:
+    """Table 5: the softmax of the trained runs averaged, each under the multi-scale protocol, on the test split;
+    its record goes to ``<pool folder>/ensemble-s0/run.json`` beside the runs it combined."""
+    import pytorch_lightning as pl
+
+    from .ensemble import Ensemble
+    from .tracking import environment
+
+    members = [run for run in runs if run.trained]
+    if not members:
+        raise ReproduceError("no trained runs to combine into an ensemble: train them first (reproduce trains them)")
+    data = run_layout.read_record(members[0].run_dir)["config"]["data"]
+    module, _, name = data["class_path"].rpartition(".")
+    init_args = {**data.get("init_args", {}), "test_protocol": "multiscale", **data_overrides(extra)}
+    datamodule = getattr(importlib.import_module(module), name)(**init_args)
+    checkpoints = [str(run.run_dir / run_layout.CHECKPOINT_DIR / run_layout.LAST_CHECKPOINT) for run in members]
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, devices=1)
+    result = trainer.test(Ensemble(checkpoints), datamodule=datamodule, verbose=False)[0]
+    folder = members[0].run_dir.parent / run_layout.run_name("ensemble", 0)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "config": {"model": {"arch": "ensemble"}, "data": {"class_path": data["class_path"], "init_args": init_args}},
+        "members": [run.run_dir.name for run in members],
+        "status": "finished",
+        "seed": 0,
+        "global_step": 0,
+        "max_steps": 0,
+        "final": result,
+        "dataset": datamodule.fingerprint(),
+        **environment(),
+    }
+    (folder / run_layout.RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
 def reproduce_command(argv: list[str]) -> None:
     """``python -m lightning_resnet reproduce <id> [--preset smoke|paper] [--seeds N] [-- extra CLI overrides]``."""
     parser = argparse.ArgumentParser(
@@ -311,5 +359,7 @@ def reproduce_command(argv: list[str]) -> None:
         {k: v for k, v in slurm.items() if v is not None},
         options.jobs,
     )
+    if spec_for(options.id).ensemble:
+        print(f"ensemble record: {evaluate_ensemble(runs, extra)}", flush=True)
     page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=preset)
     print(f"wrote {page} from {len(used)} runs")

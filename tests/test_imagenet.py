@@ -398,3 +398,37 @@ def test_ddp_on_two_cpu_processes_splits_the_data_and_keeps_the_weights_identica
     first, second = (set(r["indices"]) for r in ranks)
     assert not first & second and first | second == set(range(16))  # disjoint shards covering the 16 images
     assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+@pytest.mark.slow
+def test_table5_ensemble_averages_the_members_multiscale_probabilities(image_tree: Path, tmp_path: Path) -> None:
+    from lightning_resnet.module import ImageClassifier
+    from lightning_resnet.reproduce import evaluate_ensemble
+
+    extra = (
+        f"--data.init_args.data_dir={image_tree}",
+        "--data.init_args.batch_size=4",
+        "--trainer.max_steps=3",
+        *SMALL_ARGS,
+    )
+    runs = plan("table5", "paper", runs_dir=tmp_path, extra=extra, networks="resnet34-B,resnet50")
+    for run in runs:
+        main(list(run.args))
+    assert all(run.finished for run in runs)
+    folder = evaluate_ensemble(runs, extra)
+    record = json.loads((folder / "run.json").read_text())
+    assert record["members"] == ["resnet34-B-s0", "resnet50-s0"] and record["final"]["test/ensemble/images"] == 6
+
+    dm = ImageNetDataModule(data_dir=str(image_tree), test_protocol="multiscale", eval_batch_size=6, **SMALL)
+    dm.setup("test")
+    images, labels = next(iter(dm.test_dataloader()))
+    images = dm.on_after_batch_transfer((images, labels), 0)[0]
+    members = [ImageClassifier.load_from_checkpoint(r.run_dir / "checkpoints" / "last.ckpt").eval() for r in runs]
+    with torch.no_grad():
+        probabilities = torch.stack([view_log_probabilities(m, images).exp() for m in members]).mean(0)
+    error = 100 * (probabilities.argmax(1) != labels).float().mean().item()
+    assert record["final"]["test/ensemble/top1_error"] == pytest.approx(error, abs=1e-4)
+
+    page, _ = build_report("table5", tmp_path, tmp_path / "reports", preset="paper")
+    text = page.read_text()
+    assert "The ensemble combined 2 trained runs: resnet34-B-s0, resnet50-s0." in text and "test-server number" in text

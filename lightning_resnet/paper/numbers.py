@@ -12,7 +12,7 @@ class PaperResult:
     network: str
     layers: int
     params_m: float | None
-    top1_error: float
+    top1_error: float | None
     top1_mean_std: tuple[float, float] | None = None  # where the paper gives mean ± std over runs
     source: str = ""
     top5_error: float | None = None
@@ -76,4 +76,10 @@ TABLE1_GMACS: dict[str, float] = {
     "resnet50": 3.8,
     "resnet101": 7.6,
     "resnet152": 11.3,
+}
+
+# Table 5: ensembles, ImageNet *test* top-5 error from the test server; the paper's ensemble combined six models
+# of different depths (two of them 152-layer at submission); no top-1 is given
+TABLE5: dict[str, PaperResult] = {
+    "ensemble": PaperResult("ensemble", 0, None, None, source="Table 5 (test server, six models)", top5_error=3.57)
 }

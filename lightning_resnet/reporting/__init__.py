@@ -43,7 +43,9 @@ def build_report(
             f"no report id or runs named {report_id!r} (looked in {Path(runs_dir) / spec.groups(preset)[0]}); "
             f"report ids: {', '.join(SPECS)}"
         )
-    if spec.networks:
+    if spec.ensemble:  # the page is about the ensemble; its record names the runs it combined
+        runs = [run for run in runs if run.network == "ensemble"]
+    elif spec.networks:
         runs = [run for run in runs if run.network in spec.networks]
     for run in runs:  # the page's evidence travels with it
         export_record(run.path, Path(reports_dir) / RECORDS)

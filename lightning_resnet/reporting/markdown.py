@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..models.costs import forward_macs, parameters, training_flops
 from ..paper import METRIC_NAMES, POOLS, SPECS, ReportSpec, interpretations_table
-from ..runs import Run, depth_of, mean_std, split_network
+from ..runs import Run, depth_of, mean_std, parse_run_name, split_network
 from .architectures import ARCHITECTURE_NOTE, architecture_table
 from .figures import plot_error_panels, plot_layer_responses
 from .findings import NOISE_RULE, evaluate, values_of
@@ -68,7 +68,11 @@ def scale_table(runs: list[Run]) -> list[str]:
     return lines
 
 
-def params_m(network: str) -> float:
+def params_m(network: str, runs: list[Run] = ()) -> float:
+    """Parameters in millions; an ensemble's are its members'."""
+    members = [m for r in runs if r.network == network for m in r.record.get("members", [])]
+    if members:
+        return sum(params_m(parse_run_name(m)[0]) for m in members)
     return parameters(*split_network(network)) / 1e6
 
 
@@ -127,7 +131,7 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     for network in dict.fromkeys(r.network for r in runs):
         group = [r for r in runs if r.network == network]
         paper = spec.paper.get(network)
-        row = f"| {network} | {depth_of(network)} | {params_m(network):.2f} |"
+        row = f"| {network} | {depth_of(network) or '–'} | {params_m(network, group):.2f} |"
         for k in (1, 5) if top5 else (1,):
             measured = [v for r in group if (v := r.final(f"{spec.test_metric}/top{k}_error")) is not None]
             paper_cell, measured_cell, diff_cell = (
@@ -222,8 +226,9 @@ def paper_table(spec: ReportSpec) -> list[str]:
     """The paper's numbers alone, for an id with nothing measured yet."""
     lines = ["| network | layers | params (M) | paper top-1 error | paper top-5 error |", "|---|---|---|---|---|"]
     for network, paper in spec.paper.items():
-        top5 = f"{paper.top5_error:.2f}" if paper.top5_error is not None else "–"
-        lines.append(f"| {network} | {paper.layers} | {params_m(network):.2f} | {paper.top1_error:.2f} | {top5} |")
+        top1, top5 = (f"{e:.2f}" if e is not None else "–" for e in (paper.top1_error, paper.top5_error))
+        params = "–" if spec.ensemble else f"{params_m(network):.2f}"  # an ensemble's size is its members'
+        lines.append(f"| {network} | {paper.layers or '–'} | {params} | {top1} | {top5} |")
     return lines
 
 
@@ -289,6 +294,8 @@ def write_report(
         lines += ["## Architectures as built", "", ARCHITECTURE_NOTE, "", *architecture_table(), ""]
     elif not runs and spec.networks and spec.pool == "imagenet":
         lines += ["## Not run yet", "", *not_run_section(spec, list(throughput)), ""]
+        if spec.note:
+            lines += [spec.note, ""]
         if spec.paper:
             lines += ["## The paper's numbers", "", *paper_table(spec), ""]
     elif not runs:
@@ -301,6 +308,11 @@ def write_report(
             protocol = protocol.replace("no flips", "with flips")
         note = pool.result_note.format(images=tested, protocol=protocol)
         lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
+        members = [m for r in runs for m in r.record.get("members", [])]
+        if members:
+            lines += [f"The ensemble combined {len(members)} trained runs: {', '.join(members)}.", ""]
+        if spec.note:
+            lines += [spec.note, ""]
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", NOISE_RULE, "", *findings_table(spec, runs), ""]
             lines += stalled_note(spec, runs)
