@@ -110,6 +110,7 @@ def latest_checkpoint(folder: str | Path, log=print) -> Path | None:
     the ones skipped are named through ``log``."""
     folder = Path(folder)
     candidates = [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPT_CHECKPOINT) if p.is_file()]
+    candidates += sorted(folder.glob("last-v*.ckpt"))  # left by Lightning's version counter in older runs
     for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
         if checkpoint_loads(path):
             return path

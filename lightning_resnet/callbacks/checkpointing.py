@@ -89,7 +89,7 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self) -> None:
-        super().__init__(save_last=True, save_top_k=0)
+        super().__init__(save_last=True, save_top_k=0, enable_version_counter=False)  # never last-v1.ckpt
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._should_skip_saving_checkpoint(trainer):
