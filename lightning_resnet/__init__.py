@@ -4,7 +4,8 @@ What a user imports: the networks by name, the LightningModule with the paper's 
 and the pieces that make the recipe the paper's (Caffe's SGD, BN over the paper's per-GPU batch).
 """
 
-from .data import CIFAR10DataModule, ImageNetDataModule
+from .data import CIFAR10DataModule, COCODataModule, ImageNetDataModule, VOCDataModule
+from .detection import ObjectDetector
 from .export import TrainedNetwork, load_network
 from .models import create_model, list_models, register_model
 from .models.batchnorm import GhostBatchNorm2d, use_ghost_batch_norm
@@ -14,11 +15,14 @@ from .optim import CaffeSGD
 __version__ = "0.1.0"
 __all__ = [
     "CIFAR10DataModule",
+    "COCODataModule",
     "CaffeSGD",
     "GhostBatchNorm2d",
     "ImageClassifier",
     "ImageNetDataModule",
+    "ObjectDetector",
     "TrainedNetwork",
+    "VOCDataModule",
     "__version__",
     "create_model",
     "list_models",

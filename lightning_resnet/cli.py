@@ -34,12 +34,16 @@ from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
-from .module import ImageClassifier
+from .detection import ObjectDetector
+from .module import ImageClassifier, NonFiniteLossError
 from .paper import SPECS, spec_for
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report
 from .reproduce import ReproduceError, reproduce_command
 from .tracking import DEFAULT_PROJECT, make_loggers, sync_command, wandb_logged_in, wandb_mode
+
+PROG = "python -m lightning_resnet"
+MAP_NAMES = ("map_50", "map")  # detection results, in percent: VOC's mAP / COCO's mAP@.5, COCO's mAP@[.5, .95]
 
 
 class _NoAdvertisements(logging.Filter):
@@ -126,22 +130,28 @@ class Trainer(pl.Trainer):
 class ResNetCLI(LightningCLI):
     """LightningCLI for :class:`ImageClassifier` with any LightningDataModule, plus the run layout and records."""
 
+    model_class: type[pl.LightningModule] = ImageClassifier
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault("save_config_callback", RunRecord)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})  # a resumed run re-saves the same config
-        kwargs.setdefault("trainer_defaults", {"callbacks": default_callbacks()})
+        kwargs.setdefault("trainer_defaults", {"callbacks": self.default_callbacks()})
         kwargs.setdefault("trainer_class", Trainer)
         kwargs.setdefault("auto_configure_optimizers", False)
         kwargs.setdefault(
-            "parser_kwargs", {"prog": "python -m lightning_resnet", "description": __doc__.split("\n")[0]}
+            "parser_kwargs", {"prog": PROG, "description": __doc__.split("\n")[0]}
         )  # the module owns the paper's optimizer and schedule
         self.lock: runs.RunLock | None = None
         try:
-            super().__init__(ImageClassifier, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
+            super().__init__(self.model_class, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
         finally:
             if self.lock is not None:  # the command is over (with run=False: the CLI is built)
                 self.lock.release()
+
+    @staticmethod
+    def default_callbacks() -> list[pl.Callback]:
+        return default_callbacks()
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # the DataModule owns its number of classes; the model is built for it
@@ -230,7 +240,7 @@ class ResNetCLI(LightningCLI):
         watch = self._subconfig().get("wandb_watch")
         for logger in self.trainer.loggers if watch else []:
             if isinstance(logger, WandbLogger):
-                logger.watch(self.model.net, log=watch, log_freq=self.trainer.log_every_n_steps)
+                logger.watch(getattr(self.model, "net", self.model), log=watch, log_freq=self.trainer.log_every_n_steps)
         ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
         if not ckpt_path:
             return
@@ -274,6 +284,9 @@ class ResNetCLI(LightningCLI):
             errors = [f"top-{k} {final[key]:.2f}%" for k in (1, 5) if (key := f"{stage}/top{k}_error") in final]
             if errors:
                 lines.append(f"{(stage + ' error:').ljust(12)}{', '.join(errors)}")
+            maps = [f"{name} {final[key]:.1f}%" for name in MAP_NAMES if (key := f"{stage}/{name}") in final]
+            if maps:
+                lines.append(f"{(stage + ' mAP:').ljust(12)}{', '.join(maps)}")
         offline = sorted((folder / "wandb").glob("offline-run-*"))
         if offline:
             lines.append(f"W&B:        offline; upload with `wandb sync {offline[-1]}`")
@@ -285,6 +298,23 @@ class ResNetCLI(LightningCLI):
         for logger in self.trainer.loggers:
             if isinstance(logger, WandbLogger) and logger._experiment is not None:
                 logger.experiment.finish()
+
+
+class DetectionCLI(ResNetCLI):
+    """``python -m lightning_resnet detect fit|validate|test|predict``: Faster R-CNN (Tables 7 and 8) with the same run
+    folders, records, checkpoints, locks and W&B logging as the classification runs."""
+
+    model_class = ObjectDetector
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("parser_kwargs", {"prog": f"{PROG} detect", "description": self.__doc__.split("\n")[0]})
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def default_callbacks() -> list[pl.Callback]:
+        """Checkpoints, the LR curve and progress lines; Figure 7's responses and class predictions do not apply."""
+        callbacks = [LastCheckpoint(), InterruptCheckpoint(), LearningRateMonitor(logging_interval="step")]
+        return [*callbacks, WandbLineage()] if sys.stderr.isatty() else [*callbacks, WandbLineage(), ProgressLines()]
 
 
 def report_command(argv: list[str]) -> None:
@@ -319,9 +349,16 @@ def report_command(argv: list[str]) -> None:
     print(f"saved W&B Report {report.url}")
 
 
-PROG = "python -m lightning_resnet"
 # errors of the user's input or environment: one line that says what to do, no traceback
-USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, ReproduceError, runs.RunBusyError, CheckpointWriteError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    DatasetError,
+    ReproduceError,
+    runs.RunBusyError,
+    CheckpointWriteError,
+    NonFiniteLossError,
+)
 OVERVIEW = f"""usage: {PROG} <command> [options]     (also installed as `lightning-resnet`)
 
 The networks and experiments of He et al., "Deep Residual Learning for Image Recognition" (2015).
@@ -331,6 +368,7 @@ commands:
   validate   evaluate a trained run on the validation split
   test       evaluate a trained run on the test set (or ImageNet's validation images, by protocol)
   predict    class probabilities of a trained run's test images or your own (predictions.csv in the run)
+  detect     fit|validate|test|predict Faster R-CNN with the paper's backbones (Tables 7 and 8)
   reproduce  train every run a table or figure needs (skipping finished ones), then write its report
   report     write reports/<id>.md (and a W&B Report when logged in) from run records
   sync       upload offline W&B runs, each interrupted-and-resumed run as one W&B run
@@ -359,6 +397,10 @@ def main(args: list[str] | None = None) -> None:
             reproduce_command(argv[1:])
         elif argv and argv[0] == "sync":
             sync_command(argv[1:])
+        elif argv and argv[0] == "detect":
+            if args is None:  # LightningCLI reads sys.argv itself: without the command's name
+                sys.argv = [sys.argv[0], *argv[1:]]
+            DetectionCLI(args=None if args is None else argv[1:])
         else:
             ResNetCLI(args=args)
     except USER_ERRORS as err:

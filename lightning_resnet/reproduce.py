@@ -25,6 +25,7 @@ import yaml
 
 from . import runs as run_layout
 from .paper import POOLS, reproducible_ids, spec_for
+from .paper.pools import backbone_weights
 from .reporting import build_report
 
 
@@ -39,6 +40,7 @@ class PlannedRun:
     args: tuple[str, ...]
     evaluate: tuple[str, ...] = ()
     metric: str = "test/top1_error"  # the result the id reads; present once the run is done
+    prefix: tuple[str, ...] = ()  # the CLI command the subcommands belong to (``detect``)
 
     @property
     def trained(self) -> bool:
@@ -65,8 +67,10 @@ class PlannedRun:
         if self.finished:
             return []
         if self.evaluate:
-            return [*([] if self.trained else [self.args]), self.evaluate]
-        return [("test", *self.args[1:])] if self.trained else [self.args]
+            commands = [*([] if self.trained else [self.args]), self.evaluate]
+        else:
+            commands = [("test", *self.args[1:])] if self.trained else [self.args]
+        return [(*self.prefix, *command) for command in commands]
 
 
 def network_args(network: str) -> list[str]:
@@ -126,6 +130,8 @@ def plan(
             args = ["fit", *common, f"--tags=[{', '.join(sharing)}]", "--ckpt_path=last"]
             if network in pool.warmup:
                 args.append("--trainer.callbacks+=lightning_resnet.callbacks.TrainErrorWarmup")
+            if pool.backbone_pool and preset == "paper":  # fine-tuned from ImageNet weights (smoke: untrained)
+                args.append(f"--model.weights={backbone_weights(network, pool.backbone_pool, runs_dir)}")
             args.extend(pool.caps.get(preset, {}).get(network, ()))
             evaluate = (
                 ("test", *common, f"--data.init_args.test_protocol={spec.test_protocol}", "--ckpt_path=last", *extra)
@@ -135,7 +141,9 @@ def plan(
             run_dir = run_layout.run_dir(runs_dir, experiment, preset, run_layout.run_name(network, seed))
             # an ensemble's members are done once trained and tested as the pool's base config tests them
             metric = spec_for(Path(pool.base_config).stem).test_metric if spec.ensemble else spec.test_metric
-            runs.append(PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{metric}/top1_error"))
+            runs.append(
+                PlannedRun(network, seed, run_dir, (*args, *extra), evaluate, f"{metric}/{pool.result}", pool.command)
+            )
     return runs
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..runs import experiment_folder
-from .numbers import TABLE2, TABLE3, TABLE4, TABLE5, TABLE6, PaperResult
+from .numbers import TABLE2, TABLE3, TABLE4, TABLE5, TABLE6, TABLE7, TABLE8, DetectionResult, PaperResult
 
 METRIC_NAMES = {
     "train": "training error",
@@ -64,6 +64,7 @@ class ReportSpec:
     architectures: bool = False  # a page measured on the models themselves (Table 1), no runs
     ensemble: bool = False  # the id combines its networks' trained runs into one ensemble (Table 5)
     note: str = ""  # what the page must say about how its number compares with the paper's
+    detection: tuple[DetectionResult, ...] = ()  # a detection table (Tables 7, 8): the paper's mAPs per row
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
@@ -258,6 +259,24 @@ SPECS: dict[str, ReportSpec] = {
             note="The paper's 3.57% top-5 error is a test-server number (the 100k test images) of an ensemble of "
             "six models of different depths, only two of them 152-layer; this page evaluates the ensemble of the "
             "trained networks it lists on the 50k validation images, each model under the multi-scale protocol.",
+        ),
+        ReportSpec(
+            "table7",
+            "Table 7: Faster R-CNN on PASCAL VOC, VGG-16 vs ResNet-101",
+            detection=TABLE7,
+            networks=("vgg16", "resnet101"),
+            pool="voc",
+            note="Reproduced here: the 07+12 row (VOC 2007 trainval + 2012 trainval, tested on VOC 2007 test with "
+            "the 11-point mAP at IoU 0.5). The 07++12 row is tested on VOC 2012 test, whose annotations only the "
+            "evaluation server holds: train it with `--data.init_args.train_sets [2007-trainval, 2007-test, "
+            "2012-trainval]` and submit the detections there.",
+        ),
+        ReportSpec(
+            "table8",
+            "Table 8: Faster R-CNN on COCO, VGG-16 vs ResNet-101",
+            detection=TABLE8,
+            networks=("vgg16", "resnet101"),
+            pool="coco",
         ),
     )
 }

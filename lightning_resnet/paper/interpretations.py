@@ -74,6 +74,34 @@ INTERPRETATIONS: tuple[tuple[str, str, str, str], ...] = (
         "the running averages of training are used, not recomputed",
         "the paper itself does not say so; its authors' repository does",
     ),
+    (
+        "detection training (Tables 7, 8)",
+        'Faster R-CNN\'s settings; COCO in an "RPN step" and a "Fast R-CNN step" (alternating training)',
+        "torchvision's end-to-end training of RPN and detector (approximate joint training); Faster R-CNN's VOC "
+        "recipe otherwise: LR 0.001 for 60k iterations then 0.0001 for 20k, momentum 0.9, weight decay 0.0005, one "
+        "image per iteration, 256 anchors and 128 RoIs sampled per image, shorter side 600 (longer at most 1000), "
+        "conv1 and conv2_x fixed",
+        "Faster R-CNN reports joint training as accurate as alternating and faster; its Caffe recipe's doubled "
+        "bias LR (without weight decay) is not applied",
+    ),
+    (
+        "ResNet-101 RoI pooling (Appendix A)",
+        "RoI pooling before conv5_1; no size given",
+        "14x14 RoI max pooling, so conv5_1's stride 2 gives conv5_x the 7x7 map it had in ImageNet training",
+        "VGG-16's 7x7 pooling is Fast R-CNN's; the paper leaves ResNet's unstated",
+    ),
+    (
+        "COCO mini-batch (Table 8)",
+        "RPN step 8 images (1 per GPU), Fast R-CNN step 16 images, on 8 GPUs",
+        "8 images per iteration (1 per GPU on 8 GPUs), for RPN and detector together",
+        "joint training has one mini-batch; the RPN step's is kept",
+    ),
+    (
+        "frozen BN statistics (detection)",
+        "computed on ImageNet train after pre-training, then fixed",
+        "the ImageNet checkpoint's running averages, fixed as affine layers (`FrozenBatchNorm2d`)",
+        "as for the classification tests, the statistics are not recomputed",
+    ),
 )
 
 

@@ -83,3 +83,31 @@ TABLE1_GMACS: dict[str, float] = {
 TABLE5: dict[str, PaperResult] = {
     "ensemble": PaperResult("ensemble", 0, None, None, source="Table 5 (test server, six models)", top5_error=3.57)
 }
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """One published detection result: mAP in percent (VOC: at IoU 0.5; COCO: also over IoU 0.5-0.95)."""
+
+    network: str
+    training_data: str
+    test_set: str
+    map_50: float
+    map: float | None = None
+    source: str = ""
+    evaluated_locally: bool = True  # False: the test set's annotations are held by an evaluation server
+
+
+# Table 7: Faster R-CNN on PASCAL VOC
+TABLE7: tuple[DetectionResult, ...] = (
+    DetectionResult("vgg16", "07+12", "VOC 2007 test", 73.2, source="Table 7"),
+    DetectionResult("resnet101", "07+12", "VOC 2007 test", 76.4, source="Table 7"),
+    DetectionResult("vgg16", "07++12", "VOC 2012 test", 70.4, source="Table 7", evaluated_locally=False),
+    DetectionResult("resnet101", "07++12", "VOC 2012 test", 73.8, source="Table 7", evaluated_locally=False),
+)
+
+# Table 8: Faster R-CNN on COCO, trained on train (80k), evaluated on val (40k)
+TABLE8: tuple[DetectionResult, ...] = (
+    DetectionResult("vgg16", "COCO train", "COCO val", 41.5, 21.2, source="Table 8"),
+    DetectionResult("resnet101", "COCO train", "COCO val", 48.4, 27.2, source="Table 8"),
+)

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from ..models import list_models
+from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, run_dir, run_name
+
 CONFIG_PACKAGE = "lightning_resnet.reproductions"  # the top-level reproductions/ folder, shipped with the package
 
 
@@ -27,6 +30,15 @@ def config_path(name: str) -> Path:
     if not found.is_file():
         raise FileNotFoundError(f"no reproduction config {name!r} in {CONFIG_PACKAGE}")
     return found
+
+
+def backbone_weights(network: str, backbone_pool: str, runs_dir: Path = Path("runs")) -> str:
+    """What a detection run's backbone starts from: this suite's trained ImageNet run of the network (Table 3's
+    ResNet-101, at the paper preset), or torchvision's ImageNet weights for networks the suite does not define
+    (VGG-16)."""
+    if network not in list_models():
+        return "torchvision"
+    return str(run_dir(runs_dir, backbone_pool, "paper", run_name(network, 0)) / CHECKPOINT_DIR / LAST_CHECKPOINT)
 
 
 @dataclass(frozen=True)
@@ -56,14 +68,22 @@ class Pool:
     result_note: str
     warmup: tuple[str, ...] = ()
     caps: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    command: tuple[str, ...] = ()  # the CLI command before fit/test: ("detect",) for the detection pools
+    result: str = "top1_error"  # the logged test result a run of the pool is done with
+    backbone_pool: str | None = None  # the pool whose trained runs initialise these networks (detection: imagenet)
+    gpus: int = 1  # devices the paper trained one run on
+    overlays: tuple[str, ...] = ()  # configs on top of the base one (table8.yaml on table7.yaml)
 
     @property
     def default_preset(self) -> str:
         return next(iter(self.presets))
 
     def configs(self, preset: str) -> tuple[Path, ...]:
-        return tuple(config_path(name) for name in (self.base_config, *self.presets[preset]))
+        return tuple(config_path(name) for name in (self.base_config, *self.overlays, *self.presets[preset]))
 
+
+# detection: the paper's settings, and a CPU-sized smoke run (a few iterations, small images, untrained backbones)
+DETECTION_PRESETS = {"paper": (), "smoke": ("presets/detection_smoke.yaml",)}
 
 POOLS: dict[str, Pool] = {
     pool.name: pool
@@ -105,6 +125,29 @@ POOLS: dict[str, Pool] = {
             result_note="Errors in percent. Measured: the final weights on the {images} ImageNet validation images "
             "({protocol}), as the paper reports; val error: one centre crop of the same images; "
             "training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
+            gpus=8,
+        ),
+        *(
+            Pool(
+                name,
+                dataset,
+                "table7.yaml",
+                overlays=overlays,
+                presets=DETECTION_PRESETS,
+                iterations=iterations,
+                batch=batch,
+                image_size=600,
+                held_out=("val/map_50", "mAP@.5 on 500 test images"),
+                result_note="mAP in percent, the final weights on the {images} test images.",
+                command=("detect",),
+                result="map_50",
+                backbone_pool="imagenet",
+                gpus=gpus,
+            )
+            for name, dataset, overlays, iterations, batch, gpus in (
+                ("voc", "PASCAL VOC", (), 80_000, 1, 1),
+                ("coco", "COCO", ("table8.yaml",), 320_000, 8, 8),
+            )
         ),
     )
 }

@@ -8,6 +8,7 @@ from ..models.costs import forward_macs, parameters, training_flops
 from ..paper import METRIC_NAMES, POOLS, SPECS, ReportSpec, interpretations_table
 from ..runs import Run, depth_of, mean_std, parse_run_name, split_network
 from .architectures import ARCHITECTURE_NOTE, architecture_table
+from .detection import detection_section
 from .figures import plot_error_panels, plot_layer_responses
 from .findings import NOISE_RULE, evaluate, values_of
 
@@ -292,6 +293,9 @@ def write_report(
     pool = POOLS.get(spec.pool or "cifar10", POOLS["cifar10"])
     if spec.architectures:
         lines += ["## Architectures as built", "", ARCHITECTURE_NOTE, "", *architecture_table(), ""]
+    elif spec.detection:
+        tested = _cell({f"{int(n):,}" for r in runs if (n := r.final("test/images"))})
+        lines += detection_section(spec, runs, tested)
     elif not runs and spec.networks and spec.pool == "imagenet":
         lines += ["## Not run yet", "", *not_run_section(spec, list(throughput)), ""]
         if spec.note:
