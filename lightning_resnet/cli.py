@@ -28,7 +28,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
-from .callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError, LastCheckpoint
+from .callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from .callbacks.lineage import WandbLineage
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
@@ -96,6 +96,18 @@ def default_callbacks() -> list[pl.Callback]:
         WandbLineage(),
     ]
     return callbacks if sys.stderr.isatty() else [*callbacks, ProgressLines()]
+
+
+def check_checkpoint(path: Path) -> None:
+    """An explicit ``--ckpt_path`` that is missing or does not load ends the command with one line, before the run
+    folder is touched (PyTorch's own message would suggest ``weights_only=False`` and filing an issue)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: pass an existing file, or --ckpt_path last")
+    if not runs.checkpoint_loads(path):
+        raise ValueError(
+            f"{path} is not a readable checkpoint (truncated, empty or not a checkpoint): pass another checkpoint of "
+            "the run, or --ckpt_path last to take its newest checkpoint that loads"
+        )
 
 
 class ResumeMismatchError(ValueError):
@@ -186,6 +198,13 @@ class ResNetCLI(LightningCLI):
         return runs.run_dir(
             config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config)
         )
+
+    def _parse_ckpt_path(self) -> None:
+        """An explicit ``--ckpt_path`` must load before Lightning reads its hyper-parameters from it."""
+        ckpt_path = self.config.get(self.config.get("subcommand") or "", {}).get("ckpt_path")
+        if ckpt_path not in (None, "last", "best", "hpc", "registry"):
+            check_checkpoint(Path(ckpt_path))
+        super()._parse_ckpt_path()
 
     def _resolve_last(self, run_dir: Path) -> bool:
         """Turn ``--ckpt_path last`` into this run's newest checkpoint; True when the run resumes."""
@@ -356,7 +375,7 @@ USER_ERRORS = (
     DatasetError,
     ReproduceError,
     runs.RunBusyError,
-    CheckpointWriteError,
+    runs.RunWriteError,
     NonFiniteLossError,
 )
 OVERVIEW = f"""usage: {PROG} <command> [options]     (also installed as `lightning-resnet`)

@@ -8,16 +8,18 @@ builds or parses these names.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
 import shutil
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean, stdev
-from typing import Any
+from typing import IO, Any
 
 CONFIG_FILE = "config.yaml"
 RECORD_FILE = "run.json"
@@ -75,6 +77,41 @@ def tracking_keys(experiment: str, preset: str | None, arch: str, shortcut: str 
 
 def run_dir(runs_dir: str | Path, experiment: str, preset: str | None, name: str) -> Path:
     return Path(runs_dir) / experiment_folder(experiment, preset) / name
+
+
+class RunWriteError(OSError):
+    """A file of a run could not be written (disk full, read-only folder); the previous version is intact."""
+
+
+def write_atomically(
+    path: str | Path, write: Callable[[IO[bytes]], None], advice: str = "then run again", kind: str = "file"
+) -> None:
+    """Write ``path`` through a temporary file in the same folder, flushed to disk and renamed over the old file, so
+    a kill or a full disk never leaves it half-written. A failure is one :class:`RunWriteError` line naming the path,
+    the cause and ``advice``; ``kind`` says what the file is."""
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, target)
+    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        cause = err if isinstance(err, OSError) else err.__context__ or err
+        reason = getattr(cause, "strerror", None) or str(cause)
+        raise RunWriteError(
+            f"cannot write {kind} {target} ({reason}); free space or make the folder writable, {advice}"
+        ) from err
+
+
+def write_record(folder: str | Path, record: dict[str, Any]) -> None:
+    """``run.json``, written atomically."""
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    write_atomically(Path(folder) / RECORD_FILE, lambda f: f.write(text.encode()))
 
 
 def read_record(folder: str | Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from conftest import tiny_fit
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
-from lightning_resnet.runs import RunBusyError, RunLock, latest_checkpoint, read_record
+from lightning_resnet.runs import RunBusyError, RunLock, RunWriteError, latest_checkpoint, read_record, write_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -76,6 +76,10 @@ def test_full_disk_ends_with_one_line_and_keeps_the_last_good_checkpoint(tmp_pat
         with pytest.raises(CheckpointWriteError, match="No space left on device"):
             io.save_checkpoint({"weights": torch.ones(100_000)}, str(disk / "last.ckpt"))  # needs a second 400 kB
         assert torch.load(disk / "last.ckpt", weights_only=False)["weights"].sum() == 0  # the good one is intact
+        assert sorted(p.name for p in disk.iterdir()) == ["last.ckpt"]
+        responses = disk / "layer_responses.csv"  # Figure 7's statistics: one line too, no 0-byte file left
+        with pytest.raises(RunWriteError, match=rf"cannot write file {responses} \(No space left on device\)"):
+            write_atomically(responses, lambda f: f.write(b"0.5\n" * 100_000))
         assert sorted(p.name for p in disk.iterdir()) == ["last.ckpt"]
     finally:
         subprocess.run(["umount", str(disk)])
@@ -253,3 +257,19 @@ def test_a_run_is_checkpointed_after_every_validation(tmp_path: Path, cifar_dir:
     ]
     ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), probe]})
     assert probe.seen == [None] * 5 + [5] * 5 + [10] * 2
+
+
+@pytest.mark.slow
+def test_a_corrupted_explicit_checkpoint_is_one_line_naming_it(tmp_path: Path, cifar_dir: Path) -> None:
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes(b"PK\x03\x04 not a checkpoint")
+    args = [*tiny_fit(cifar_dir), "--trainer.max_steps=3", f"--runs_dir={tmp_path}", f"--ckpt_path={broken}"]
+    process = cli(*args, cwd=tmp_path)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 2
+    assert out.strip().splitlines()[-1] == (
+        f"lightning-resnet: error: {broken} is not a readable checkpoint (truncated, empty or not a checkpoint): pass "
+        "another checkpoint of the run, or --ckpt_path last to take its newest checkpoint that loads"
+    )
+    assert "weights_only" not in out
+    assert not (tmp_path / "table6" / "resnet8-s0" / "run.json").exists()  # the run's record was never started

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -13,7 +11,7 @@ from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
 from ..module import NonFiniteLossError
-from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT
+from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT, RunWriteError, write_atomically
 
 
 class InterruptCheckpoint(Checkpoint):
@@ -57,27 +55,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     disk or read-only folder ends the run with one line naming the path."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str, storage_options: Any | None = None) -> None:
-        target = Path(path)
-        partial = target.with_name(f".{target.name}.partial")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(partial, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(partial, target)
-        except (OSError, RuntimeError) as err:  # torch.save reports a failed write as a RuntimeError
-            with contextlib.suppress(OSError):
-                partial.unlink(missing_ok=True)
-            cause = err if isinstance(err, OSError) else err.__context__ or err
-            reason = getattr(cause, "strerror", None) or str(cause)
-            raise CheckpointWriteError(
-                f"cannot write checkpoint {target} ({reason}); free space or make the folder writable, "
-                "then resume with --ckpt_path last (the previous checkpoint is intact)"
-            ) from err
+            write_atomically(path, lambda f: torch.save(checkpoint, f), CHECKPOINT_ADVICE, "checkpoint")
+        except RunWriteError as err:
+            raise CheckpointWriteError(str(err)) from err.__cause__
 
 
-class CheckpointWriteError(OSError):
+CHECKPOINT_ADVICE = "then resume with --ckpt_path last (the previous checkpoint is intact)"
+
+
+class CheckpointWriteError(RunWriteError):
     """A checkpoint could not be written (disk full, read-only folder)."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -13,7 +14,7 @@ from pytorch_lightning.trainer.states import RunningStage
 from pytorch_lightning.utilities import rank_zero_warn
 
 from ..models import recording_responses
-from ..runs import RESPONSES_FILE
+from ..runs import RESPONSES_FILE, write_atomically
 
 
 def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
@@ -86,8 +87,10 @@ class LayerResponses(Callback):
             return
         rows = [[index + 1, value] for index, value in enumerate(std.tolist())]
         path = Path(trainer.default_root_dir) / RESPONSES_FILE
-        with open(path, "w", newline="") as f:
-            csv.writer(f).writerows([["layer", "std"], *rows])
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows([["layer", "std"], *rows])
+        advice = "then run the same command with --ckpt_path last (training is done; it only measures them again)"
+        write_atomically(path, lambda f: f.write(text.getvalue().encode()), advice, "Figure 7 responses")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_table(key="layer_responses", columns=["layer", "std"], data=rows)

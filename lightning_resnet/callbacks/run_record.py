@@ -20,7 +20,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ..data.distributed import per_device_batch_size
 from ..data.stream import run_seed
-from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record, tracking_keys
+from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record, tracking_keys, write_record
 from ..tracking import ID_FILE, environment, git_state
 from .warmup import TrainErrorWarmup
 
@@ -100,8 +100,7 @@ class RunRecord(SaveConfigCallback):
             record = read_record(Path(trainer.default_root_dir))
             for key, value in fields.items():
                 record[key] = {**record.get(key, {}), **value} if isinstance(value, dict) and key == "final" else value
-            self._path(trainer).parent.mkdir(parents=True, exist_ok=True)
-            self._path(trainer).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            write_record(trainer.default_root_dir, record)
 
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
