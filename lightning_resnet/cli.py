@@ -30,6 +30,7 @@ from . import runs
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from .callbacks.lineage import WandbLineage
+from .callbacks.overrides import ResumeOverrides
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
@@ -188,6 +189,18 @@ class ResNetCLI(LightningCLI):
             help="W&B watch of the network: gradients, parameters or all",
         )
         parser.add_argument("--overwrite", type=bool, default=False, help="let a new fit replace the run in its folder")
+        parser.add_argument(
+            "--override_lr",
+            type=float | None,
+            default=None,
+            help="with --ckpt_path: continue the run at this LR (e.g. lower, after a NaN); recorded in run.json",
+        )
+        parser.add_argument(
+            "--override_precision",
+            type=bool,
+            default=False,
+            help="with --ckpt_path: accept a trainer.precision other than the checkpoint's; recorded in run.json",
+        )
         parser.add_argument("--test_after_fit", type=bool, default=True, help="test the final weights after fit")
 
     def _subconfig(self) -> Namespace:
@@ -261,6 +274,13 @@ class ResNetCLI(LightningCLI):
             if isinstance(logger, WandbLogger):
                 logger.watch(getattr(self.model, "net", self.model), log=watch, log_freq=self.trainer.log_every_n_steps)
         ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        config = self._subconfig()
+        overriding = config.get("override_lr") is not None or config.get("override_precision")
+        if overriding and not ckpt_path:
+            raise ValueError(
+                "--override_lr and --override_precision change a resumed run: add --ckpt_path last (a new run takes "
+                "--model.lr and --trainer.precision)"
+            )
         if not ckpt_path:
             return
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get(runs.DEFINITION_KEY)
@@ -268,7 +288,14 @@ class ResNetCLI(LightningCLI):
             return  # a checkpoint from before run definitions were saved: nothing to compare against
         self.datamodule.prepare_data()
         self.datamodule.setup("fit")
-        differences = runs.definition_differences(saved, run_definition(self.model, self.datamodule, self.trainer))
+        current = run_definition(self.model, self.datamodule, self.trainer)
+        precision = (saved.get("trainer.precision"), current.get("trainer.precision"))
+        if config.get("override_precision"):
+            current["trainer.precision"] = saved.get("trainer.precision")  # a deliberate change, not a mismatch
+        if overriding:
+            changed = precision if config.get("override_precision") and precision[0] != precision[1] else None
+            self.trainer.callbacks.append(ResumeOverrides(config.get("override_lr"), changed))
+        differences = runs.definition_differences(saved, current)
         if differences:
             raise ResumeMismatchError(
                 f"{ckpt_path} was trained as another experiment ({'; '.join(differences)}). Resuming would change it "

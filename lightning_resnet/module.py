@@ -150,8 +150,8 @@ class ImageClassifier(pl.LightningModule):
         if step >= 0:
             raise NonFiniteLossError(
                 f"training loss was not finite at iteration {step}. No checkpoint was written after it; resume from "
-                "the last checkpoint (--ckpt_path last) with a lower model.lr, or with trainer.precision=32 if you "
-                "trained in reduced precision."
+                "the last checkpoint with a lower LR (--ckpt_path last --override_lr LR), or in full precision if you "
+                "trained in reduced precision (--ckpt_path last --override_precision true --trainer.precision 32)."
             )
 
     def protocol(self, stage: str) -> str:

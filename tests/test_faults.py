@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 import sys
@@ -273,3 +274,31 @@ def test_a_corrupted_explicit_checkpoint_is_one_line_naming_it(tmp_path: Path, c
     )
     assert "weights_only" not in out
     assert not (tmp_path / "table6" / "resnet8-s0" / "run.json").exists()  # the run's record was never started
+
+
+@pytest.mark.slow
+def test_a_resume_may_lower_the_lr_deliberately_and_the_record_says_when(tmp_path: Path, cifar_dir: Path) -> None:
+    args = [
+        *tiny_fit(cifar_dir),
+        "--trainer.max_steps=6",
+        "--model.milestones=[100]",
+        "--trainer.val_check_interval=2",
+        "--trainer.limit_val_batches=1",
+        "--trainer.limit_test_batches=1",
+        "--trainer.log_every_n_steps=1",
+        f"--runs_dir={tmp_path}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    killed = cli(*args, "--trainer.callbacks+=faults.KillAt", "--trainer.callbacks.step=5", cwd=tmp_path, env=env)
+    assert killed.wait(timeout=300) == -9  # as a diverging run would stop: the last checkpoint is at iteration 4
+    lowered = cli(*args, "--ckpt_path=last", "--override_lr=0.01", cwd=tmp_path)
+    out, _ = lowered.communicate(timeout=300)
+    assert lowered.returncode == 0, out
+    run_dir = tmp_path / "table6" / "resnet8-s0"
+    assert read_record(run_dir)["changes"] == [{"iteration": 4, "lr": {"from": 0.1, "to": 0.01}}]
+    with open(run_dir / "metrics.csv") as f:
+        lr = {int(r["step"]): float(r["lr-CaffeSGD"]) for r in csv.DictReader(f) if r["lr-CaffeSGD"]}
+    assert [lr[s] for s in sorted(lr)] == [0.1] * 4 + [0.01] * 2  # iterations 0-3 at 0.1, then 4-5 at 0.01
+    refused = cli(*args, "--override_lr=0.01", "--run_name=other", cwd=tmp_path)
+    out, _ = refused.communicate(timeout=300)
+    assert refused.returncode == 2 and "add --ckpt_path last" in out.strip().splitlines()[-1]

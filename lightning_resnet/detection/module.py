@@ -90,7 +90,7 @@ class ObjectDetector(pl.LightningModule):
         if step >= 0:
             raise NonFiniteLossError(
                 f"training loss was not finite at iteration {step}. No checkpoint was written after it; resume from "
-                "the last checkpoint (--ckpt_path last) with a lower model.lr."
+                "the last checkpoint with a lower LR (--ckpt_path last --override_lr LR)."
             )
 
     def _evaluate(self, batch: tuple[Images, Targets], stage: str) -> None:
