@@ -181,10 +181,14 @@ def make_loggers(
             offline=offline,
             tags=tags,
             job_type=job_type,
-            settings={"silent": True, "init_timeout": 60},
+            # the offline file is written every few seconds, so a killed run loses at most that much of W&B's copy
+            settings={"silent": True, "init_timeout": 60, "x_transaction_log_flush_interval": WANDB_FLUSH_SECONDS},
         )
     )
     return loggers
+
+
+WANDB_FLUSH_SECONDS = 5.0  # how often W&B writes buffered run data to the run's .wandb file
 
 
 def git_state(repo: Path | None = None) -> dict[str, Any]:

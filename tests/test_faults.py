@@ -302,3 +302,22 @@ def test_a_resume_may_lower_the_lr_deliberately_and_the_record_says_when(tmp_pat
     refused = cli(*args, "--override_lr=0.01", "--run_name=other", cwd=tmp_path)
     out, _ = refused.communicate(timeout=300)
     assert refused.returncode == 2 and "add --ckpt_path last" in out.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_killed_run_keeps_its_wandb_history_up_to_the_last_flush(tmp_path: Path, cifar_dir: Path) -> None:
+    from lightning_resnet.tracking import WANDB_FLUSH_SECONDS, read_wandb_history
+
+    args = [*tiny_fit(cifar_dir), "--trainer.max_steps=20", "--trainer.log_every_n_steps=1", f"--runs_dir={tmp_path}"]
+    faults = [
+        "--trainer.callbacks+=faults.PauseAt",
+        "--trainer.callbacks.step=4",
+        f"--trainer.callbacks.seconds={WANDB_FLUSH_SECONDS + 3}",  # a flush falls in the pause ...
+        "--trainer.callbacks+=faults.KillAt",
+        "--trainer.callbacks.step=5",  # ... and right after it the run dies with no chance to write anything
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
+    assert cli(*args, *faults, cwd=tmp_path, env=env).wait(timeout=300) == -9
+    folder = next((tmp_path / "table6" / "resnet8-s0" / "wandb").glob("offline-run-*"))
+    steps = {int(row["trainer/global_step"]) for row in read_wandb_history(folder) if "train/loss" in row}
+    assert steps == {0, 1, 2, 3}  # every iteration logged before the pause reached the file
