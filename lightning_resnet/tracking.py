@@ -240,6 +240,28 @@ def offline_segments(run_dir: Path) -> list[Path]:
     return sorted((Path(run_dir) / "wandb").glob("offline-run-*"))
 
 
+def dataset_artifact(fingerprint: dict[str, Any]):
+    """The dataset a run read as a W&B ``dataset`` artifact by reference (name, path, hashes; the data stay where
+    they are), named by its content hashes so runs on the same data share one artifact version."""
+    import wandb
+
+    digest = "-".join(str(v) for v in fingerprint.get("sha256", {}).values())[:16] or "unknown"
+    name = f"{fingerprint.get('name', 'dataset')}-{digest}".lower().replace(" ", "-")
+    artifact = wandb.Artifact(name, type="dataset", metadata=fingerprint)
+    path = Path(str(fingerprint.get("path", "")))
+    if fingerprint.get("path") and path.exists():
+        artifact.add_reference(path.resolve().as_uri(), checksum=False)
+    return artifact
+
+
+def declare_dataset(run_id: str, project: str, fingerprint: dict[str, Any]) -> None:
+    """Mark the dataset as the input of an uploaded run (what an offline run could not do)."""
+    import wandb
+
+    with wandb.init(project=project, id=run_id, resume="must", settings={"silent": True}) as run:
+        run.use_artifact(dataset_artifact(fingerprint))
+
+
 def sync_commands(run_dir: Path, project: str = DEFAULT_PROJECT) -> list[str]:
     """``wandb sync --id <first id>`` of every offline segment of the run: one W&B run per training run, however
     often it was interrupted and resumed (W&B syncs several files into one id in order of their start time)."""
@@ -274,5 +296,13 @@ def sync_command(argv: list[str]) -> None:
         segments = len(command) - command.index("--project") - 2
         print(f"{run_dir}: {segments} offline segment(s) -> W&B run {command[command.index('--id') + 1]}", flush=True)
         print("  " + " ".join(command[2:]), flush=True)
+        run_id, project = command[command.index("--id") + 1], command[command.index("--project") + 1]
+        fingerprint = (
+            json.loads((run_dir / "run.json").read_text()).get("dataset") if (run_dir / "run.json").is_file() else None
+        )
+        if fingerprint:
+            print(f"  then its input: dataset artifact {dataset_artifact(fingerprint).name} (by reference)", flush=True)
         if not options.dry_run:
             subprocess.run(command, check=True, timeout=3600)
+            if fingerprint:
+                declare_dataset(run_id, project, fingerprint)

@@ -349,6 +349,8 @@ def test_an_interrupted_offline_run_syncs_as_one_wandb_run(
     out = capsys.readouterr().out
     assert f"2 offline segment(s) -> W&B run {first_id}" in out
     assert f"wandb sync --id {first_id} --project lightning-resnet {segments[0]} {segments[1]}" in out
+    digest = "-".join(read_record(run_dir)["dataset"]["sha256"].values())[:16]
+    assert f"then its input: dataset artifact cifar-10-{digest} (by reference)" in out  # declared once uploaded
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     with pytest.raises(SystemExit):

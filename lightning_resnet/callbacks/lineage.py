@@ -1,19 +1,20 @@
 """W&B lineage: the dataset a run read (by reference: name, path, hashes; no upload of the data) and its trained
 checkpoint as a model artifact (aliases ``latest`` and ``final``).
 
-The model artifact is logged offline too (it syncs with the run). W&B refuses ``use_artifact`` in offline mode,
-so offline the dataset is recorded by its fingerprint in the run's config (``dataset``) only."""
+The model artifact is logged offline too (it syncs with the run). W&B refuses ``use_artifact`` in offline mode, so
+an offline run records the dataset's fingerprint (``dataset`` in its config and ``run.json``) and
+``python -m lightning_resnet sync`` declares the input artifact from it once the run is uploaded."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import WandbLogger
 
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT
+from ..tracking import dataset_artifact
 
 
 def _wandb_run(trainer: pl.Trainer):
@@ -28,16 +29,7 @@ class WandbLineage(Callback):
         run, datamodule = _wandb_run(trainer), trainer.datamodule
         if run is None or stage != "fit" or not hasattr(datamodule, "fingerprint") or run.settings._offline:
             return
-        import wandb
-
-        fingerprint: dict[str, Any] = datamodule.fingerprint()
-        digest = "-".join(str(v) for v in fingerprint.get("sha256", {}).values())[:16] or "unknown"
-        name = f"{fingerprint.get('name', 'dataset')}-{digest}".lower().replace(" ", "-")
-        artifact = wandb.Artifact(name, type="dataset", metadata=fingerprint)
-        path = Path(str(fingerprint.get("path", "")))
-        if path.exists():  # by reference: W&B records the path and checksums, the data stay where they are
-            artifact.add_reference(path.resolve().as_uri(), checksum=False)
-        run.use_artifact(artifact)
+        run.use_artifact(dataset_artifact(datamodule.fingerprint()))
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """After every ``on_train_end``: Lightning runs checkpoint callbacks last, and they write ``last.ckpt``."""
