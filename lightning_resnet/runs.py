@@ -231,6 +231,11 @@ class Run:
         return self.record.get("config", {}).get("model", {})
 
     @property
+    def data(self) -> dict:
+        """The DataModule's arguments the run was configured with."""
+        return self.record.get("config", {}).get("data", {}).get("init_args", {})
+
+    @property
     def network(self) -> str:
         """``resnet56``, or ``resnet34-B`` where a shortcut option was chosen."""
         return network_name(self.model.get("arch", self.path.name), self.model.get("shortcut"))

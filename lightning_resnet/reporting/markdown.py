@@ -45,7 +45,7 @@ def wandb_link(run: Run) -> str:
 
 
 def batch_of(run: Run) -> int | None:
-    return run.record.get("config", {}).get("data", {}).get("init_args", {}).get("batch_size")
+    return run.data.get("batch_size")
 
 
 def scale_table(runs: list[Run]) -> list[str]:
@@ -89,7 +89,7 @@ def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, 
     measured = [r for r in runs if r.network == network and r.record.get("train_seconds")]
     if measured:
         run = measured[0]
-        seen = run.record["global_step"] * run.record["config"]["data"]["init_args"]["batch_size"]
+        seen = run.record["global_step"] * batch_of(run)
         rate = seen / run.record["train_seconds"]
         text += (
             f"; its short run here trained at {rate:,.1f} images/s ({run.record.get('hardware')}, "
@@ -308,7 +308,7 @@ def write_report(
         lines += ["## Scale of these runs", "", *scale_table(runs), "", *missing_runs_estimate(spec, runs)]
         tested = _cell({f"{int(n):,}" for r in runs if (n := evaluated_images(r, spec.test_metric))})
         protocol = METRIC_NAMES.get(spec.test_metric, spec.test_metric)
-        if any(r.record.get("config", {}).get("data", {}).get("init_args", {}).get("multiscale_flips") for r in runs):
+        if any(r.data.get("multiscale_flips") for r in runs):
             protocol = protocol.replace("no flips", "with flips")
         note = pool.result_note.format(images=tested, protocol=protocol)
         lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
