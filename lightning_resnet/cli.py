@@ -39,7 +39,7 @@ from .detection import ObjectDetector
 from .module import ImageClassifier, NonFiniteLossError
 from .paper import SPECS, spec_for
 from .reporting import build_report
-from .reporting.wandb_report import build_wandb_report
+from .reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
 from .reproduce import ReproduceError, reproduce_command
 from .tracking import DEFAULT_PROJECT, make_loggers, sync_command, wandb_logged_in, wandb_mode
 
@@ -375,6 +375,9 @@ def report_command(argv: list[str]) -> None:
     )
     parser.add_argument("--project", default=DEFAULT_PROJECT)
     parser.add_argument("--preset", default=None, help="report the shared runs of `reproduce --preset` (smoke, paper)")
+    parser.add_argument(
+        "--page_url", default=None, help="where the W&B Report links to the Markdown page (default: the git remote)"
+    )
     options = parser.parse_args(argv)
     page, runs = build_report(options.id, options.runs_dir, options.reports_dir, preset=options.preset)
     print(f"wrote {page} from {len(runs)} runs")
@@ -388,8 +391,15 @@ def report_command(argv: list[str]) -> None:
     import wandb
 
     entity = options.entity or wandb.Api().default_entity
+    figures = log_figures(page, entity, options.project)
     report = build_wandb_report(
-        spec_for(options.id), runs, entity=entity, project=options.project, preset=options.preset
+        spec_for(options.id),
+        runs,
+        entity=entity,
+        project=options.project,
+        preset=options.preset,
+        page_url=options.page_url or repository_page_url(page),
+        figures=figures,
     )
     report.save()
     print(f"saved W&B Report {report.url}")

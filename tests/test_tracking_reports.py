@@ -21,7 +21,7 @@ from lightning_resnet.paper import ReportSpec, spec_for
 from lightning_resnet.paper.experiments import above_all, falls_along
 from lightning_resnet.reporting import build_report
 from lightning_resnet.reporting.findings import evaluate
-from lightning_resnet.reporting.wandb_report import build_wandb_report
+from lightning_resnet.reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
 from lightning_resnet.runs import Run, load_runs, read_record
 from lightning_resnet.tracking import make_loggers, read_wandb_history, wandb_run_id
 
@@ -229,7 +229,11 @@ def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: N
 
 
 def wandb_config(run_dir: Path) -> dict:
-    folder = offline_folder(run_dir)
+    return wandb_config_of(offline_folder(run_dir))
+
+
+def wandb_config_of(folder: Path) -> dict:
+    """The config of an offline W&B run, as W&B's own reader returns it."""
     out = subprocess.run(
         [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json", str(folder)],
         capture_output=True,
@@ -400,3 +404,45 @@ def test_wandb_watch_logs_gradient_histograms(tmp_path: Path, cifar_dir: Path) -
     )
     history = read_wandb_history(offline_folder(tmp_path / "quick" / "resnet8-s0"))
     assert any(key.startswith("gradients/fc.weight") for row in history for key in row)
+
+
+@pytest.mark.slow
+def test_the_wandb_report_shows_the_pages_figures_from_a_run_it_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None
+) -> None:
+    import shutil
+
+    import wandb_workspaces.reports.v2 as wr
+
+    reports = Path(__file__).resolve().parents[1] / "reports"
+    page = tmp_path / "fig1-smoke.md"
+    shutil.copy(reports / "fig1-smoke.md", page)
+    shutil.copytree(reports / "figures", tmp_path / "figures")
+    monkeypatch.chdir(tmp_path)  # the offline run goes to ./wandb
+    keys = log_figures(page, entity=None, project="lightning-resnet")
+    assert keys == ["figures/fig1-smoke_errors"]  # the one figure the page shows
+    folder = next((tmp_path / "wandb").glob("offline-run-*"))
+    logged = read_wandb_history(folder)
+    assert any(row.get("figures/fig1-smoke_errors._type") == "image-file" for row in logged)
+    config = wandb_config_of(folder)
+    report = build_wandb_report(spec_for("fig1"), [], "someone", "lightning-resnet", "smoke", figures=keys)
+    grid = [b for b in report.blocks if isinstance(b, wr.PanelGrid)][-1]
+    assert isinstance(grid.panels[0], wr.MediaBrowser) and grid.panels[0].media_keys == keys
+    assert selects(grid.runsets[0].filters, config)  # the Report queries the figures run by what it logged ...
+    assert not selects(grid.runsets[0].filters, {**config, "report": "fig7-smoke"})  # ... and only that page's
+
+
+def test_the_wandb_report_links_to_the_page_on_the_repository_host(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "reports").mkdir()
+    page = tmp_path / "reports" / "fig1-smoke.md"
+    page.write_text("# page\n")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "page"], check=True)
+    assert repository_page_url(page) is None  # no remote: nothing to link to
+    subprocess.run([*git, "remote", "add", "origin", "git@github.com:someone/lightning-resnet.git"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert (
+        repository_page_url(page) == f"https://github.com/someone/lightning-resnet/blob/{commit}/reports/fig1-smoke.md"
+    )

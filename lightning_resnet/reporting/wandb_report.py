@@ -2,16 +2,60 @@
 
 It queries the keys every run logs at the top of its W&B config (:func:`lightning_resnet.runs.tracking_keys`):
 ``group`` (the folder of shared runs), ``network``; one panel grid per panel of the paper's figure with exactly its
-networks, training error thin and dashed, the held-out curve bold, as on the paper's figures.
+networks, training error thin and dashed, the held-out curve bold, as on the paper's figures. The Markdown page's
+figures are logged as images of a run of its own (job type ``report``) and shown in a media panel.
 """
 
 from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
 
 from ..paper import POOLS, ReportSpec
 from ..runs import Run
 from .markdown import NOTICE, RECORDS, findings_table, results_table, scale_table
 
 TRAIN_KEY = "train/top1_error"
+FIGURES_JOB = "report"  # the W&B job type of the run that carries a page's figures
+
+
+def figure_keys(page: Path) -> dict[str, Path]:
+    """The figures a Markdown page shows, by the W&B media key they are logged under (``figures/<file stem>``)."""
+    names = re.findall(r"\]\((figures/[^)]+\.png)\)", page.read_text())
+    return {f"figures/{Path(name).stem}": page.parent / name for name in names}
+
+
+def log_figures(page: Path, entity: str | None, project: str) -> list[str]:
+    """Log a page's figures as images of one W&B run (job type ``report``, config ``report: <page>``), so the W&B
+    Report shows the same figures as the page; returns their media keys."""
+    import wandb
+
+    figures = figure_keys(page)
+    if figures:
+        config = {"report": page.stem}
+        with wandb.init(entity=entity, project=project, job_type=FIGURES_JOB, name=page.stem, config=config) as run:
+            run.log({key: wandb.Image(str(path)) for key, path in figures.items()})
+    return list(figures)
+
+
+def repository_page_url(page: Path) -> str | None:
+    """The page on the repository's web host (GitHub-style ``origin`` remotes), at the commit checked out."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=page.parent, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+
+    remote, commit, top = (
+        git("remote", "get-url", "origin"),
+        git("rev-parse", "HEAD"),
+        git("rev-parse", "--show-toplevel"),
+    )
+    if not (remote and commit and top):
+        return None
+    web = re.sub(r"^git@([^:]+):", r"https://\1/", remote).removesuffix(".git")
+    return f"{web}/blob/{commit}/{page.resolve().relative_to(Path(top).resolve())}" if web.startswith("http") else None
 
 
 def panel_filters(group: str, networks: tuple[str, ...]) -> str:
@@ -21,9 +65,16 @@ def panel_filters(group: str, networks: tuple[str, ...]) -> str:
 
 
 def build_wandb_report(
-    spec: ReportSpec, runs: list[Run], entity: str, project: str, preset: str | None = None, page_url: str | None = None
+    spec: ReportSpec,
+    runs: list[Run],
+    entity: str,
+    project: str,
+    preset: str | None = None,
+    page_url: str | None = None,
+    figures: list[str] = (),
 ):
-    """A ``wandb_workspaces`` Report: one panel grid per figure panel, the Markdown page's tables, a link back."""
+    """A ``wandb_workspaces`` Report: one panel grid per figure panel, the Markdown page's tables and figures (the
+    media ``figures`` logged by :func:`log_figures`), a link back to the page."""
     import wandb_workspaces.reports.v2 as wr
 
     group = spec.groups(preset)[0]
@@ -74,6 +125,11 @@ def build_wandb_report(
         blocks += [wr.H2("The paper's findings at this scale"), wr.MarkdownBlock("\n".join(findings_table(spec, runs)))]
     if grids:
         blocks += [wr.H2("Training curves"), *grids]
+    if figures:
+        page = f"{spec.id}-{preset}" if preset else spec.id
+        runset = wr.Runset(entity=entity, project=project, name="figures", filters=f"Config('report') = '{page}'")
+        media = wr.MediaBrowser(title="the page's figures", media_keys=list(figures), num_columns=1)
+        blocks += [wr.H2("Figures of the Markdown page"), wr.PanelGrid(runsets=[runset], panels=[media])]
     return wr.Report(
         entity=entity,
         project=project,
