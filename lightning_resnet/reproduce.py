@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import submitit
 import yaml
 
 from . import runs as run_layout
@@ -147,10 +148,19 @@ def plan(
     return runs
 
 
-def train(*commands: tuple[str, ...]) -> None:
-    """Run CLI commands one after another, each in its own process (what a submitit job executes)."""
+def run_commands(*commands: tuple[str, ...]) -> None:
+    """Run CLI commands one after another, each in its own process."""
     for args in commands:
         subprocess.run([sys.executable, "-m", "lightning_resnet", *args], check=True)
+
+
+class Train(submitit.helpers.Checkpointable):
+    """What a submitit job executes: a run's commands. Checkpointable: when SLURM preempts the job or its time runs
+    out, submitit requeues it with the same commands, whose ``--ckpt_path last`` resumes from the run's newest
+    checkpoint (the fit saves ``interrupted.ckpt`` on the SIGTERM that ends the job)."""
+
+    def __call__(self, *commands: tuple[str, ...]) -> None:
+        run_commands(*commands)
 
 
 class ReproduceError(Exception):
@@ -237,11 +247,9 @@ def launch(
     if launcher == "sequential":
         LocalRuns(runs, jobs).run()
         return
-    import submitit
-
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(**slurm)
-    jobs_ = [executor.submit(train, *run.commands()) for run in runs]
+    jobs_ = [executor.submit(Train(), *run.commands()) for run in runs]
     print(f"submitted {len(jobs_)} jobs ({executor.cluster}); logs in {folder}", flush=True)
     for job, run in zip(jobs_, runs):
         job.result()  # raises with the job's log if it failed

@@ -143,11 +143,13 @@ def checkpoint_loads(path: Path) -> bool:
 
 
 def latest_checkpoint(folder: str | Path, log=print) -> Path | None:
-    """The newest of ``last.ckpt`` and ``interrupted.ckpt`` in a run's checkpoint folder that loads, if any;
+    """The newest checkpoint of a run that loads, if any: ``last.ckpt`` and ``interrupted.ckpt`` in its checkpoint
+    folder, or the ``hpc_ckpt_<n>.ckpt`` Lightning saves in the run folder when SLURM preempts and requeues a job;
     the ones skipped are named through ``log``."""
     folder = Path(folder)
     candidates = [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPT_CHECKPOINT) if p.is_file()]
     candidates += sorted(folder.glob("last-v*.ckpt"))  # left by Lightning's version counter in older runs
+    candidates += sorted(folder.parent.glob("hpc_ckpt_*.ckpt"))  # Lightning's SLURM requeue (SIGUSR1) saves these
     for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
         if checkpoint_loads(path):
             return path

@@ -216,3 +216,28 @@ def test_killing_reproduce_stops_its_runs(tmp_path: Path, cifar_dir: Path) -> No
         time.sleep(0.5)
     assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True).returncode == 1  # no fit left behind
     assert (tmp_path / "cifar10-smoke" / "plain20-s0" / "checkpoints" / "interrupted.ckpt").is_file()
+
+
+def test_a_preempted_submitit_job_is_requeued_with_commands_that_resume() -> None:
+    import submitit
+
+    from lightning_resnet.reproduce import Train
+
+    run = plan("table6", "paper", networks="resnet20")[0]
+    requeued = Train().checkpoint(*run.commands())  # what submitit calls on SLURM's preemption/timeout signal
+    assert isinstance(requeued, submitit.helpers.DelayedSubmission) and isinstance(requeued.function, Train)
+    assert requeued.args == tuple(run.commands()) and all("--ckpt_path=last" in c for c in requeued.args)
+
+
+def test_resume_takes_the_checkpoint_lightning_saved_for_a_slurm_requeue(tmp_path: Path) -> None:
+    import torch
+
+    from lightning_resnet.runs import latest_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.save({"global_step": 100}, folder / "last.ckpt")
+    hpc = tmp_path / "hpc_ckpt_1.ckpt"  # SIGUSR1 from SLURM: Lightning saves here, then requeues the job
+    torch.save({"global_step": 150}, hpc)
+    os.utime(folder / "last.ckpt", (1, 1))
+    assert latest_checkpoint(folder, log=lambda _: None) == hpc
