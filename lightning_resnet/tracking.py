@@ -12,9 +12,11 @@ import json
 import netrc
 import os
 import platform
-import socket
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -122,14 +124,27 @@ def wandb_run_id(run_dir: Path, resuming: bool, offline: bool) -> str:
 
 
 def wandb_reachable(timeout: float = 3.0) -> bool:
-    """Whether the W&B server accepts a TCP connection within ``timeout`` seconds."""
-    url = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai"))
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname or "api.wandb.ai", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    """Whether the W&B server answers an HTTP request within ``timeout`` seconds in all (any HTTP status counts).
+
+    A server, or a proxy, that accepts connections but never answers counts as unreachable: the run then logs
+    offline instead of waiting for W&B's own init timeout.
+    """
+    base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").rstrip("/")
+    answered: list[bool] = []
+
+    def probe() -> None:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=timeout).close()
+            answered.append(True)
+        except urllib.error.HTTPError:
+            answered.append(True)  # an error status is an answer
+        except (OSError, ValueError):
+            answered.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)  # an overall deadline, DNS included
+    thread.start()
+    thread.join(timeout)
+    return bool(answered and answered[0])
 
 
 def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:

@@ -446,3 +446,20 @@ def test_the_wandb_report_links_to_the_page_on_the_repository_host(tmp_path: Pat
     assert (
         repository_page_url(page) == f"https://github.com/someone/lightning-resnet/blob/{commit}/reports/fig1-smoke.md"
     )
+
+
+def test_a_wandb_server_that_accepts_but_never_answers_means_offline_within_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None
+) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes connections; nothing ever reads or answers
+    try:
+        monkeypatch.delenv("WANDB_MODE")
+        monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+        monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        start = time.monotonic()
+        loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
+        assert time.monotonic() - start < 10 and loggers[1]._offline
+    finally:
+        silent.close()
