@@ -454,9 +454,9 @@ def main(args: list[str] | None = None) -> None:
         elif argv and argv[0] == "sync":
             sync_command(argv[1:])
         elif argv and argv[0] == "detect":
-            if args is None:  # LightningCLI reads sys.argv itself: without the command's name
-                sys.argv = [sys.argv[0], *argv[1:]]
-            DetectionCLI(args=None if args is None else argv[1:])
+            # sys.argv stays whole: Lightning's DDP launcher starts the other ranks with it
+            warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+            DetectionCLI(args=argv[1:])
         else:
             ResNetCLI(args=args)
     except USER_ERRORS as err:

@@ -242,3 +242,29 @@ def test_smoke_reproductions_train_test_and_report_on_generated_data(
     page = (tmp_path / "reports" / "table7-smoke.md").read_text()
     assert "| resnet101 | 07+12 | VOC 2007 test | 76.4 |" in page and "4 of 80,000" in page
     assert os.path.isfile(tmp_path / "reports" / "table8-smoke.md")
+
+
+@pytest.mark.slow
+def test_detection_trains_with_ddp_as_the_paper_used_8_gpus(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_voc_tree(tmp_path / "voc")
+    reproductions = Path(__file__).resolve().parents[1] / "reproductions"
+    command = [
+        *(sys.executable, "-m", "lightning_resnet", "detect", "fit"),
+        *(
+            "--config",
+            str(reproductions / "table7.yaml"),
+            "--config",
+            str(reproductions / "presets/detection_smoke.yaml"),
+        ),
+        *("--model.arch=vgg16", f"--data.init_args.data_dir={tmp_path / 'voc'}", "--data.init_args.batch_size=2"),
+        *("--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu", f"--runs_dir={tmp_path}"),
+    ]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    record = read_record(tmp_path / "table7-smoke" / "vgg16-s0")
+    assert record["status"] == "finished" and record["global_step"] == 4  # one image per device per iteration
+    assert record["final"]["test/images"] == 2  # both test images, one on each rank, counted once

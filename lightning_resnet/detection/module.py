@@ -96,7 +96,8 @@ class ObjectDetector(pl.LightningModule):
     def _evaluate(self, batch: tuple[Images, Targets], stage: str) -> None:
         images, targets = batch
         self.metrics[stage].update(self.detector(images), targets)
-        self.log(f"{stage}/images", float(len(images)), reduce_fx="sum", on_epoch=True, batch_size=len(images))
+        log = {"reduce_fx": "sum", "on_epoch": True, "batch_size": len(images), "sync_dist": True}
+        self.log(f"{stage}/images", float(len(images)), **log)  # over all devices
 
     def _log_map(self, stage: str) -> None:
         """mAP in percent as the paper's tables: ``map_50`` (VOC's mAP; COCO's mAP@.5) and COCO's ``map``."""
