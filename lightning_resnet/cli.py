@@ -235,6 +235,8 @@ class ResNetCLI(LightningCLI):
         trainer_config = self._get(self.config_init, "trainer", default={})
         run_dir = self.run_dir()
         first_rank = os.environ.get("LOCAL_RANK", "0") == "0"  # DDP's other ranks run under rank 0's lock and checks
+        if first_rank and self.subcommand in ("fit", "validate", "test") and self.datamodule is not None:
+            self.datamodule.prepare_data()  # missing or broken data end the command before the run folder is made
         if first_rank:
             self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
         if trainer_config.get("plugins") is None:

@@ -321,3 +321,14 @@ def test_a_killed_run_keeps_its_wandb_history_up_to_the_last_flush(tmp_path: Pat
     folder = next((tmp_path / "table6" / "resnet8-s0" / "wandb").glob("offline-run-*"))
     steps = {int(row["trainer/global_step"]) for row in read_wandb_history(folder) if "train/loss" in row}
     assert steps == {0, 1, 2, 3}  # every iteration logged before the pause reached the file
+
+
+@pytest.mark.slow
+def test_missing_data_ends_the_command_before_the_run_folder_is_made(tmp_path: Path) -> None:
+    args = [*tiny_fit(tmp_path / "nowhere"), "--data.init_args.download=false", f"--runs_dir={tmp_path / 'runs'}"]
+    process = cli(*args, cwd=tmp_path)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 2
+    line = out.strip().splitlines()[-1]
+    assert line.startswith(f"lightning-resnet: error: CIFAR-10 not found: expected {tmp_path / 'nowhere'}")
+    assert not (tmp_path / "runs").exists()  # no run folder, record, lock or W&B id left behind
