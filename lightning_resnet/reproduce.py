@@ -256,6 +256,19 @@ def launch(
         print(f"done {run.run_dir}", flush=True)
 
 
+def check_backbones(runs: list[PlannedRun]) -> None:
+    """Detection runs fine-tune a trained ImageNet run of this suite: say which to train first, before anything."""
+    prefix = "--model.weights="
+    weights = {a[len(prefix) :] for run in runs for a in run.args if a.startswith(prefix)}
+    missing = sorted(w for w in weights if w != "torchvision" and not Path(w).is_file())
+    if missing:
+        networks = ",".join(run_layout.parse_run_name(Path(w).parent.parent.name)[0] for w in missing)
+        raise ReproduceError(
+            f"the ImageNet backbone checkpoints {', '.join(missing)} do not exist yet: train them first with "
+            f"`python -m lightning_resnet reproduce table3 --preset paper --networks {networks}`"
+        )
+
+
 def data_overrides(extra: tuple[str, ...]) -> dict:
     """``--data.init_args.KEY=VALUE`` arguments among ``extra`` as DataModule keyword arguments."""
     prefix = "--data.init_args."
@@ -352,6 +365,8 @@ def reproduce_command(argv: list[str]) -> None:
     print(
         f"{options.id} ({preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True
     )
+    if not options.dry_run:
+        check_backbones(todo)
     if options.dry_run:
         for run in runs:
             print(f"  {run.run_dir}: {run.state}")

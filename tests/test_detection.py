@@ -268,3 +268,20 @@ def test_detection_trains_with_ddp_as_the_paper_used_8_gpus(tmp_path: Path) -> N
     record = read_record(tmp_path / "table7-smoke" / "vgg16-s0")
     assert record["status"] == "finished" and record["global_step"] == 4  # one image per device per iteration
     assert record["final"]["test/images"] == 2  # both test images, one on each rank, counted once
+
+
+def test_reproducing_detection_without_its_imagenet_backbone_says_what_to_train_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["reproduce", "table7", "--preset", "paper", "--runs_dir", str(tmp_path / "runs")])
+    assert stop.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "do not exist yet: train them first with `python -m lightning_resnet reproduce table3 --preset paper "
+            "--networks resnet101`"
+        )
+    )
+    assert not (tmp_path / "runs").exists()  # nothing started
