@@ -276,6 +276,9 @@ class ResNetCLI(LightningCLI):
             if isinstance(logger, WandbLogger):
                 logger.watch(getattr(self.model, "net", self.model), log=watch, log_freq=self.trainer.log_every_n_steps)
         ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, RunRecord):
+                callback.resuming = bool(ckpt_path)  # the record continues: earlier segments' time and changes stay
         config = self._subconfig()
         overriding = config.get("override_lr") is not None or config.get("override_precision")
         if overriding and not ckpt_path:

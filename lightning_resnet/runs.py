@@ -233,6 +233,25 @@ class Run:
         return self.record.get("config", {}).get("model", {})
 
     @property
+    def timed_steps(self) -> int | None:
+        """The iterations the recorded ``train_seconds`` cover: all of them, except in records written before
+        ``timed_steps`` was kept, where a resumed run (a W&B segment after the first) holds only its last segment's
+        time (``None``: unknown)."""
+        if "timed_steps" in self.record:
+            return self.record["timed_steps"]
+        wandb = self.record.get("wandb") or {}
+        return None if wandb.get("segment") not in (None, wandb.get("id")) else self.steps
+
+    def training_time(self) -> str:
+        """The recorded training time, and what it covers when that is not the whole run."""
+        minutes = self.record.get("train_seconds", 0.0) / 60
+        if self.timed_steps == self.steps:
+            return f"{minutes:.1f} min"
+        if self.timed_steps is None:
+            return f"{minutes:.1f} min (its last segment only: earlier segments' time was not recorded)"
+        return f"{minutes:.1f} min for {self.timed_steps:,} of its iterations"
+
+    @property
     def data(self) -> dict:
         """The DataModule's arguments the run was configured with."""
         return self.record.get("config", {}).get("data", {}).get("init_args", {})

@@ -291,11 +291,16 @@ def test_a_resume_may_lower_the_lr_deliberately_and_the_record_says_when(tmp_pat
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
     killed = cli(*args, "--trainer.callbacks+=faults.KillAt", "--trainer.callbacks.step=5", cwd=tmp_path, env=env)
     assert killed.wait(timeout=300) == -9  # as a diverging run would stop: the last checkpoint is at iteration 4
+    run_dir = tmp_path / "table6" / "resnet8-s0"
+    first = read_record(run_dir)  # the heartbeat of the killed segment, at its last checkpoint
+    assert first["timed_steps"] == 4 and first["train_seconds"] > 0
     lowered = cli(*args, "--ckpt_path=last", "--override_lr=0.01", cwd=tmp_path)
     out, _ = lowered.communicate(timeout=300)
     assert lowered.returncode == 0, out
-    run_dir = tmp_path / "table6" / "resnet8-s0"
-    assert read_record(run_dir)["changes"] == [{"iteration": 4, "lr": {"from": 0.1, "to": 0.01}}]
+    record = read_record(run_dir)
+    assert record["changes"] == [{"iteration": 4, "lr": {"from": 0.1, "to": 0.01}}]
+    # a resume in a new process keeps the record: the time of both segments, for all 6 iterations
+    assert record["timed_steps"] == 6 and record["train_seconds"] > first["train_seconds"]
     with open(run_dir / "metrics.csv") as f:
         lr = {int(r["step"]): float(r["lr-CaffeSGD"]) for r in csv.DictReader(f) if r["lr-CaffeSGD"]}
     assert [lr[s] for s in sorted(lr)] == [0.1] * 4 + [0.01] * 2  # iterations 0-3 at 0.1, then 4-5 at 0.01

@@ -75,9 +75,14 @@ class RunRecord(SaveConfigCallback):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._started, self._base_seconds, self.definition = time.monotonic(), 0.0, None
+        # set by the CLI before fit: Lightning names the checkpoint it resumes from only after the setup hooks
+        self.resuming = False
+        self._base_steps: int | None = 0  # iterations the earlier segments' recorded time covers (None: unknown)
+        self._segment_start: int | None = None  # the iteration this segment resumed at
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self._started, self._base_seconds = time.monotonic(), 0.0  # the record itself is written by rank 0 only
+        self._base_steps, self._segment_start = 0, None
         self.definition = run_definition(pl_module, trainer.datamodule, trainer) if stage == "fit" else None
         super().setup(trainer, pl_module, stage)
 
@@ -87,10 +92,6 @@ class RunRecord(SaveConfigCallback):
         if self.definition is not None:
             checkpoint[DEFINITION_KEY] = self.definition
             self._update(trainer, **self._progress(trainer))  # heartbeat: a killed run keeps its time on record
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        tf32 = {"matmul": torch.backends.cuda.matmul.allow_tf32, "convolutions": torch.backends.cudnn.allow_tf32}
-        self._update(trainer, tf32=tf32)
 
     def _path(self, trainer: pl.Trainer) -> Path:
         return Path(trainer.default_root_dir) / RECORD_FILE
@@ -129,18 +130,31 @@ class RunRecord(SaveConfigCallback):
         for logger in trainer.loggers:
             logger.log_hyperparams(record)
         if stage == "fit":
-            fresh = {} if trainer.ckpt_path else {"train_seconds": 0.0, "final": {}}  # a new run forgets an old one
+            resuming = self.resuming or bool(trainer.ckpt_path)
+            fresh = {} if resuming else {"train_seconds": 0.0, "timed_steps": 0, "final": {}}  # a new run forgets
             if fresh and trainer.is_global_zero:
                 self._path(trainer).unlink(missing_ok=True)
             # every segment's time counts, a killed one's up to its last checkpoint (the heartbeat below)
-            previous = read_record(Path(trainer.default_root_dir)).get("train_seconds", 0.0)
-            self._base_seconds = 0.0 if fresh else previous
+            previous = read_record(Path(trainer.default_root_dir))
+            self._base_seconds = 0.0 if fresh else previous.get("train_seconds", 0.0)
+            # a record from before timed_steps was kept may hold only its last segment's time: then unknown
+            self._base_steps = 0 if fresh else previous.get("timed_steps")
             # the W&B run this record belongs to, and where to see it once it is online or synced
             self._update(trainer, **record, **fresh, status="running", reason=None, wandb=wandb_links(trainer) or None)
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._segment_start = trainer.global_step  # the checkpoint is restored by now
+        tf32 = {"matmul": torch.backends.cuda.matmul.allow_tf32, "convolutions": torch.backends.cudnn.allow_tf32}
+        self._update(trainer, tf32=tf32)
+
     def _progress(self, trainer: pl.Trainer) -> dict[str, Any]:
+        """The heartbeat: iterations done, training seconds over all segments, and the iterations those seconds
+        cover (``timed_steps``; left out when an earlier segment's time is unknown)."""
         elapsed = self._base_seconds + time.monotonic() - self._started
-        return {"global_step": trainer.global_step, "train_seconds": elapsed}
+        progress = {"global_step": trainer.global_step, "train_seconds": elapsed}
+        if self._base_steps is not None and self._segment_start is not None:
+            progress["timed_steps"] = self._base_steps + trainer.global_step - self._segment_start
+        return progress
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         trained = trainer.global_step >= trainer.max_steps > 0

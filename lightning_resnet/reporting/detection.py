@@ -29,11 +29,7 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
             measured = ["not run"] + (["–"] if coco else [])
         else:
             measured = [_cell(run.final("test/map_50")), *([_cell(run.final("test/map"))] if coco else [])]
-        cost = (
-            [f"{run.steps:,} of {pool.iterations:,}", f"{run.record.get('train_seconds', 0) / 60:.1f} min"]
-            if run
-            else ["–", "–"]
-        )
+        cost = [f"{run.steps:,} of {pool.iterations:,}", run.training_time()] if run else ["–", "–"]
         lines.append(
             f"| {row.network} | {row.training_data} | {row.test_set} | " + " | ".join([*paper, *measured, *cost]) + " |"
         )

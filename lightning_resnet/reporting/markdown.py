@@ -60,11 +60,14 @@ def scale_table(runs: list[Run]) -> list[str]:
         steps = _cell({f"{r.record.get('global_step', 0):,} of {r.record.get('max_steps', 0):,}" for r in group})
         images = _cell({f"{n:,}" for r in group if (n := (r.record.get("dataset") or {}).get("train_images"))})
         batch = _cell({batch_of(r) for r in group})
-        minutes = sum(r.record.get("train_seconds", 0.0) for r in group) / 60 / len(group)
+        if all(r.timed_steps == r.steps for r in group):
+            time = f"{sum(r.record.get('train_seconds', 0.0) for r in group) / 60 / len(group):.1f} min"
+        else:
+            time = "; ".join(r.training_time() for r in group)
         lines.append(
             f"| {network} | {steps} | {images} | {batch} | {_cell({r.record.get('precision') for r in group})} | "
-            f"{_cell({r.record.get('hardware') for r in group})} | {_cell({r.seed for r in group})} | {minutes:.1f} "
-            f"min | {', '.join(wandb_link(r) for r in group)} |"
+            f"{_cell({r.record.get('hardware') for r in group})} | {_cell({r.seed for r in group})} | {time} | "
+            f"{', '.join(wandb_link(r) for r in group)} |"
         )
     return lines
 
@@ -86,10 +89,10 @@ def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, 
         f"The paper-length run of {network} ({iterations:,} iterations of {batch}) "
         f"is {pflop:,.0f} PFLOP of training compute"
     )
-    measured = [r for r in runs if r.network == network and r.record.get("train_seconds")]
+    measured = [r for r in runs if r.network == network and r.record.get("train_seconds") and r.timed_steps]
     if measured:
         run = measured[0]
-        seen = run.record["global_step"] * batch_of(run)
+        seen = run.timed_steps * batch_of(run)
         rate = seen / run.record["train_seconds"]
         text += (
             f"; its short run here trained at {rate:,.1f} images/s ({run.record.get('hardware')}, "
@@ -385,11 +388,11 @@ def missing_runs_estimate(spec: ReportSpec, runs: list[Run]) -> list[str]:
     over their training seconds) to each missing network's FLOPs at the same length.
     """
     missing = [n for n in spec.networks if not any(r.network == n for r in runs)]
-    timed = [r for r in runs if r.record.get("train_seconds") and batch_of(r)]
+    timed = [r for r in runs if r.record.get("train_seconds") and r.timed_steps and batch_of(r)]
     if not missing or not timed:
         return []
     size = POOLS[spec.pool].image_size if spec.pool in POOLS else 32
-    flops = sum(training_flops(*split_network(r.network), r.steps * batch_of(r), size) for r in timed)
+    flops = sum(training_flops(*split_network(r.network), r.timed_steps * batch_of(r), size) for r in timed)
     rate = flops / sum(r.record["train_seconds"] for r in timed)
     steps, batch = max(r.steps for r in timed), batch_of(timed[0])
     hardware = _cell({r.record.get("hardware") for r in timed})
