@@ -396,7 +396,7 @@ def report_command(argv: list[str]) -> None:
     import wandb
 
     entity = options.entity or wandb.Api().default_entity
-    figures = log_figures(page, entity, options.project)
+    figures = log_figures(page, entity, options.project, options.runs_dir)  # W&B's local files go beside the runs
     report = build_wandb_report(
         spec_for(options.id),
         runs,

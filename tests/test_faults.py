@@ -325,7 +325,7 @@ def test_a_killed_run_keeps_its_wandb_history_up_to_the_last_flush(tmp_path: Pat
     assert cli(*args, *faults, cwd=tmp_path, env=env).wait(timeout=300) == -9
     folder = next((tmp_path / "table6" / "resnet8-s0" / "wandb").glob("offline-run-*"))
     steps = {int(row["trainer/global_step"]) for row in read_wandb_history(folder) if "train/loss" in row}
-    assert steps == {0, 1, 2, 3}  # every iteration logged before the pause reached the file
+    assert {0, 1, 2, 3} <= steps <= {0, 1, 2, 3, 4}  # all logged before the pause reached the file (4: if flushed)
 
 
 @pytest.mark.slow

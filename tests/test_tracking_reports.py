@@ -407,9 +407,7 @@ def test_wandb_watch_logs_gradient_histograms(tmp_path: Path, cifar_dir: Path) -
 
 
 @pytest.mark.slow
-def test_the_wandb_report_shows_the_pages_figures_from_a_run_it_queries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None
-) -> None:
+def test_the_wandb_report_shows_the_pages_figures_from_a_run_it_queries(tmp_path: Path, no_internet: None) -> None:
     import shutil
 
     import wandb_workspaces.reports.v2 as wr
@@ -418,8 +416,7 @@ def test_the_wandb_report_shows_the_pages_figures_from_a_run_it_queries(
     page = tmp_path / "fig1-smoke.md"
     shutil.copy(reports / "fig1-smoke.md", page)
     shutil.copytree(reports / "figures", tmp_path / "figures")
-    monkeypatch.chdir(tmp_path)  # the offline run goes to ./wandb
-    keys = log_figures(page, entity=None, project="lightning-resnet")
+    keys = log_figures(page, entity=None, project="lightning-resnet", folder=tmp_path)
     assert keys == ["figures/fig1-smoke_errors"]  # the one figure the page shows
     folder = next((tmp_path / "wandb").glob("offline-run-*"))
     logged = read_wandb_history(folder)

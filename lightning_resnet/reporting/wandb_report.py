@@ -26,15 +26,17 @@ def figure_keys(page: Path) -> dict[str, Path]:
     return {f"figures/{Path(name).stem}": page.parent / name for name in names}
 
 
-def log_figures(page: Path, entity: str | None, project: str) -> list[str]:
-    """Log a page's figures as images of one W&B run (job type ``report``, config ``report: <page>``), so the W&B
-    Report shows the same figures as the page; returns their media keys."""
+def log_figures(page: Path, entity: str | None, project: str, folder: Path) -> list[str]:
+    """Log a page's figures as images of one W&B run (job type ``report``, config ``report: <page>``; its local
+    files under ``folder``), so the W&B Report shows the same figures as the page; returns their media keys."""
     import wandb
 
     figures = figure_keys(page)
     if figures:
         config = {"report": page.stem}
-        with wandb.init(entity=entity, project=project, job_type=FIGURES_JOB, name=page.stem, config=config) as run:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        init = {"entity": entity, "project": project, "job_type": FIGURES_JOB, "name": page.stem, "dir": str(folder)}
+        with wandb.init(**init, config=config) as run:
             run.log({key: wandb.Image(str(path)) for key, path in figures.items()})
     return list(figures)
 
