@@ -6,6 +6,7 @@ from typing import Literal
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 
 from ..module import NonFiniteLossError
@@ -53,9 +54,9 @@ class ObjectDetector(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         if weights is None:
-            print(
-                f"lightning-resnet: {arch} starts untrained (no --model.weights): the paper fine-tunes ImageNet "
-                "weights; use this for smoke runs only"
+            rank_zero_info(
+                f"{arch} starts untrained (no --model.weights): the paper fine-tunes ImageNet weights; use this for "
+                "smoke runs only"
             )
         self.detector = faster_rcnn(arch, num_classes, shortcut, weights, frozen_stages, min_size, max_size, proposals)
         self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
