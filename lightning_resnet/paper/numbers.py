@@ -111,3 +111,29 @@ TABLE8: tuple[DetectionResult, ...] = (
     DetectionResult("vgg16", "COCO train", "COCO val", 41.5, 21.2, source="Table 8"),
     DetectionResult("resnet101", "COCO train", "COCO val", 48.4, 27.2, source="Table 8"),
 )
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A published reproduction of the paper's CIFAR-10 numbers: who, with what recipe, and its test errors."""
+
+    name: str
+    recipe: str
+    test_errors: dict[str, float]
+
+
+# CIFAR-10 test errors of published reproductions (the project's paper notes, section 16.1)
+CIFAR10_REPRODUCTIONS: tuple[Reproduction, ...] = (
+    Reproduction(
+        "akamaster/pytorch_resnet_cifar10",
+        "200 epochs on all 50k images, LR / 10 at epochs 100 and 150, ImageNet mean/std normalisation",
+        {"resnet20": 8.27, "resnet32": 7.37, "resnet44": 6.90, "resnet56": 6.61, "resnet110": 6.32,
+         "resnet1202": 6.18},
+    ),
+    Reproduction(
+        "an unnamed from-scratch repository",
+        "64k iterations, fp16 AMP, single runs",
+        {"resnet20": 8.24, "resnet32": 7.36, "resnet44": 7.38, "resnet56": 8.30, "resnet110": 6.96,
+         "plain20": 9.63, "plain32": 9.92, "plain44": 10.36, "plain56": 14.22},
+    ),
+)  # fmt: skip

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..models.costs import forward_macs, parameters, training_flops
 from ..paper import METRIC_NAMES, POOLS, SPECS, ReportSpec, interpretations_table
+from ..paper.numbers import CIFAR10_REPRODUCTIONS
 from ..runs import Run, depth_of, mean_std, parse_run_name, split_network
 from .architectures import ARCHITECTURE_NOTE, architecture_table
 from .detection import detection_section
@@ -147,6 +148,32 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
             f"{format_mean_std(values_of(group, network, 'train'))} |"
         )
     return lines
+
+
+def reproductions_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
+    """The measured test error beside the paper's and the published reproductions' (CIFAR-10), for runs of the
+    paper's length only (a shortened run's error says nothing about the recipe's)."""
+    full = [r for r in runs if spec.pool == "cifar10" and r.steps >= POOLS["cifar10"].iterations]
+    published_nets = {n for p in CIFAR10_REPRODUCTIONS for n in p.test_errors}
+    networks = [n for n in dict.fromkeys(r.network for r in full) if n in published_nets]
+    if not networks:
+        return []
+    lines = [
+        "| network | paper | measured here | " + " | ".join(p.name for p in CIFAR10_REPRODUCTIONS) + " |",
+        "|---" * (3 + len(CIFAR10_REPRODUCTIONS)) + "|",
+    ]
+    for network in networks:
+        measured = [
+            v for r in full if r.network == network and (v := r.final(f"{spec.test_metric}/top1_error")) is not None
+        ]
+        paper = spec.paper.get(network)
+        published = [
+            f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in CIFAR10_REPRODUCTIONS
+        ]
+        paper_cell = f"{paper.top1_error:.2f}" if paper and paper.top1_error is not None else "–"
+        lines.append(f"| {network} | {paper_cell} | {format_mean_std(measured)} | " + " | ".join(published) + " |")
+    recipes = "; ".join(f"{p.name}: {p.recipe}" for p in CIFAR10_REPRODUCTIONS)
+    return [*lines, "", f"Test errors in percent. The reproductions' recipes: {recipes}."]
 
 
 def shared_ids(spec: ReportSpec) -> list[str]:
@@ -315,6 +342,9 @@ def write_report(
             protocol = protocol.replace("no flips", "with flips")
         note = pool.result_note.format(images=tested, protocol=protocol)
         lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
+        published = reproductions_table(spec, runs)
+        if published:
+            lines += ["### Beside published reproductions", "", *published, ""]
         members = [m for r in runs for m in r.record.get("members", [])]
         if members:
             lines += [f"The ensemble combined {len(members)} trained runs: {', '.join(members)}.", ""]
