@@ -28,6 +28,8 @@ from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
+from .runs import read_record
+
 DEFAULT_PROJECT = "lightning-resnet"
 ID_FILE = "wandb_id.txt"
 USER_DATA_DIR = os.environ.get("WANDB_DATA_DIR")  # where the user wants W&B's artifact staging, if anywhere
@@ -284,8 +286,7 @@ def sync_commands(run_dir: Path, project: str = DEFAULT_PROJECT) -> list[str]:
     segments = offline_segments(run_dir)
     if not ids or not segments:
         return []
-    record = json.loads((Path(run_dir) / "run.json").read_text()) if (Path(run_dir) / "run.json").is_file() else {}
-    project = (record.get("wandb") or {}).get("project") or project
+    project = (read_record(run_dir).get("wandb") or {}).get("project") or project
     return [sys.executable, "-m", "wandb", "sync", "--id", ids[0], "--project", project, *map(str, segments)]
 
 
@@ -309,12 +310,10 @@ def sync_command(argv: list[str]) -> None:
         )
     for run_dir, command in commands:
         segments = len(command) - command.index("--project") - 2
-        print(f"{run_dir}: {segments} offline segment(s) -> W&B run {command[command.index('--id') + 1]}", flush=True)
-        print("  " + " ".join(command[2:]), flush=True)
         run_id, project = command[command.index("--id") + 1], command[command.index("--project") + 1]
-        fingerprint = (
-            json.loads((run_dir / "run.json").read_text()).get("dataset") if (run_dir / "run.json").is_file() else None
-        )
+        print(f"{run_dir}: {segments} offline segment(s) -> W&B run {run_id}", flush=True)
+        print("  " + " ".join(command[2:]), flush=True)
+        fingerprint = read_record(run_dir).get("dataset")
         if fingerprint:
             print(f"  then its input: dataset artifact {dataset_artifact(fingerprint).name} (by reference)", flush=True)
         if not options.dry_run:

@@ -103,8 +103,10 @@ class ObjectDetector(pl.LightningModule):
     def _log_map(self, stage: str) -> None:
         """mAP in percent as the paper's tables: ``map_50`` (VOC's mAP; COCO's mAP@.5) and COCO's ``map``."""
         result = self.metrics[stage].compute()
-        names = ("map_50",) if self.trainer.datamodule.protocol == "voc07" else ("map_50", "map")
-        values = {"map_50": result["map"]} if names == ("map_50",) else {n: result[n] for n in names}
+        if self.trainer.datamodule.protocol == "voc07":  # IoU 0.5 only: its "map" is VOC's mAP@.5
+            values = {"map_50": result["map"]}
+        else:
+            values = {"map_50": result["map_50"], "map": result["map"]}
         self.log_dict({f"{stage}/{k}": 100.0 * v.float() for k, v in values.items()}, sync_dist=True)
         self.metrics[stage].reset()
 
