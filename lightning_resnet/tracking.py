@@ -35,6 +35,11 @@ ID_FILE = "wandb_id.txt"
 USER_DATA_DIR = os.environ.get("WANDB_DATA_DIR")  # where the user wants W&B's artifact staging, if anywhere
 
 
+def artifacts_dir(run_dir: str | Path) -> Path:
+    """Where a run's W&B artifact files are staged: inside the run folder, so a copied run folder syncs whole."""
+    return Path(run_dir).resolve() / "wandb" / "artifacts"
+
+
 class _AppendingWriter(ExperimentWriter):
     """Lightning's CSV writer, but a resumed run appends to its ``metrics.csv`` instead of deleting it."""
 
@@ -182,8 +187,8 @@ def make_loggers(
         mode = "offline"
     offline = mode == "offline"
     run_id = wandb_run_id(run_dir, resuming=resuming, offline=offline)
-    if not USER_DATA_DIR:  # artifacts are staged inside the run folder, so a copied run folder syncs whole
-        os.environ["WANDB_DATA_DIR"] = str(Path(run_dir).resolve() / "wandb" / "artifacts")
+    if not USER_DATA_DIR:
+        os.environ["WANDB_DATA_DIR"] = str(artifacts_dir(run_dir))
     if offline:
         rank_zero_info(
             f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`."

@@ -227,18 +227,18 @@ def test_smoke_reproductions_train_test_and_report_on_generated_data(
             "--preset",
             "smoke",
             "--networks",
-            "vgg16",
+            "resnet101",  # a third of VGG-16's 1.1 GB checkpoint: CI's disk is small
             "--runs_dir",
             runs,
             "--reports_dir",
             reports,
         ]
     )
-    for run, images in (("voc-smoke/vgg16-s0", 2), ("voc-smoke/resnet101-s0", 2), ("coco-smoke/vgg16-s0", 3)):
+    for run, images in (("voc-smoke/vgg16-s0", 2), ("voc-smoke/resnet101-s0", 2), ("coco-smoke/resnet101-s0", 3)):
         record = read_record(tmp_path / "runs" / run)
         assert record["status"] == "finished" and record["global_step"] == 4
         assert 0 <= record["final"]["test/map_50"] <= 100 and record["final"]["test/images"] == images
-    assert "test/map" in read_record(tmp_path / "runs" / "coco-smoke/vgg16-s0")["final"]  # COCO's mAP@[.5, .95]
+    assert "test/map" in read_record(tmp_path / "runs" / "coco-smoke/resnet101-s0")["final"]  # COCO's mAP@[.5, .95]
     page = (tmp_path / "reports" / "table7-smoke.md").read_text()
     assert "| resnet101 | 07+12 | VOC 2007 test | 76.4 |" in page and "4 of 80,000" in page
     assert os.path.isfile(tmp_path / "reports" / "table8-smoke.md")
@@ -259,13 +259,13 @@ def test_detection_trains_with_ddp_as_the_paper_used_8_gpus(tmp_path: Path) -> N
             "--config",
             str(reproductions / "presets/detection_smoke.yaml"),
         ),
-        *("--model.arch=vgg16", f"--data.init_args.data_dir={tmp_path / 'voc'}", "--data.init_args.batch_size=2"),
+        *("--model.arch=resnet101", f"--data.init_args.data_dir={tmp_path / 'voc'}", "--data.init_args.batch_size=2"),
         *("--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu", f"--runs_dir={tmp_path}"),
     ]
     env = {**os.environ, "WANDB_MODE": "offline"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    record = read_record(tmp_path / "table7-smoke" / "vgg16-s0")
+    record = read_record(tmp_path / "table7-smoke" / "resnet101-s0")
     assert record["status"] == "finished" and record["global_step"] == 4  # one image per device per iteration
     assert record["final"]["test/images"] == 2  # both test images, one on each rank, counted once
 

@@ -23,7 +23,7 @@ from lightning_resnet.reporting import build_report
 from lightning_resnet.reporting.findings import evaluate
 from lightning_resnet.reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
 from lightning_resnet.runs import Run, load_runs, read_record
-from lightning_resnet.tracking import make_loggers, read_wandb_history, wandb_run_id
+from lightning_resnet.tracking import artifacts_dir, make_loggers, read_wandb_history, wandb_run_id
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -377,9 +377,13 @@ def test_the_trained_checkpoint_is_a_model_artifact_staged_in_the_run_folder(run
     run_id = (run_dir / "wandb_id.txt").read_text().split()[0]
     model = artifacts[f"model-{run_id}"]
     assert model["type"] == "model" and sorted(model["aliases"]) == ["final", "latest"]
-    assert [entry["path"] for entry in model["manifest"]["contents"]] == ["last.ckpt"]
+    [entry] = model["manifest"]["contents"]
+    assert entry["path"] == "last.ckpt" and entry["skip_cache"]
+    # the staged file is a hard link to last.ckpt inside the run folder (a copied folder syncs whole), not a copy
+    staged = Path(entry["local_path"])
+    assert staged.parent == artifacts_dir(run_dir) and staged.samefile(run_dir / "checkpoints" / "last.ckpt")
+    assert int(entry["size"]) == staged.stat().st_size and staged.stat().st_nlink == 2
     assert artifacts[f"run-{run_id}-layer_responses"]["type"] == "run_table"
-    assert (run_dir / "wandb" / "artifacts").is_dir()  # staged inside the run folder: a copied folder syncs whole
 
 
 @pytest.mark.slow

@@ -1,12 +1,19 @@
 """W&B lineage: the dataset a run read (by reference: name, path, hashes; no upload of the data) and its trained
 checkpoint as a model artifact (aliases ``latest`` and ``final``).
 
+The artifact holds a hard link to ``last.ckpt`` in the run's ``wandb/artifacts`` folder, not a copy: W&B's default
+copies every file it stages, which doubled the disk a run takes (a VGG-16 detector's checkpoint is 1.1 GB). The link
+keeps the logged content even after a resumed run replaces ``last.ckpt`` (checkpoints are written to a new file and
+renamed, never changed in place), and it costs nothing while both names point at the same file.
+
 The model artifact is logged offline too (it syncs with the run). W&B refuses ``use_artifact`` in offline mode, so
 an offline run records the dataset's fingerprint (``dataset`` in its config and ``run.json``) and
 ``python -m lightning_resnet sync`` declares the input artifact from it once the run is uploaded."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -14,7 +21,18 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import WandbLogger
 
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT
-from ..tracking import dataset_artifact
+from ..tracking import artifacts_dir, dataset_artifact
+
+
+def frozen_snapshot(source: Path, target: Path) -> Path:
+    """``target`` as a hard link to ``source`` (a copy where the file system has no hard links)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+    return target
 
 
 def _wandb_run(trainer: pl.Trainer):
@@ -34,12 +52,14 @@ class WandbLineage(Callback):
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """After every ``on_train_end``: Lightning runs checkpoint callbacks last, and they write ``last.ckpt``."""
         run = _wandb_run(trainer)
-        checkpoint = Path(trainer.default_root_dir) / CHECKPOINT_DIR / LAST_CHECKPOINT
+        run_dir = Path(trainer.default_root_dir)
+        checkpoint = run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT
         if run is None or not checkpoint.is_file():
             return
         import wandb
 
         artifact = wandb.Artifact(f"model-{run.id}", type="model", metadata={"global_step": trainer.global_step})
-        artifact.add_file(str(checkpoint), name=LAST_CHECKPOINT)
+        snapshot = frozen_snapshot(checkpoint, artifacts_dir(run_dir) / f"model-{trainer.global_step}.ckpt")
+        artifact.add_file(str(snapshot), name=LAST_CHECKPOINT, policy="immutable", skip_cache=True)
         finished = trainer.global_step >= trainer.max_steps > 0
         run.log_artifact(artifact, aliases=["latest", "final"] if finished else ["latest"])
