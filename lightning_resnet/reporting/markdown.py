@@ -112,6 +112,8 @@ def _paper_cells(paper, measured: list[float], top1: bool) -> tuple[str, str, st
 
     Where the paper gives "best (mean ± std)" over runs (Table 6's ResNet-110), both are measured the same way.
     """
+    if paper is None:
+        return "–", format_mean_std(measured), "–"
     value = paper.top1_error if top1 else paper.top5_error
     spread = paper.top1_mean_std if top1 else None
     if value is None:
@@ -139,9 +141,7 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
         row = f"| {network} | {depth_of(network) or '–'} | {params_m(network, group):.2f} |"
         for k in (1, 5) if top5 else (1,):
             measured = [v for r in group if (v := r.final(f"{spec.test_metric}/top{k}_error")) is not None]
-            paper_cell, measured_cell, diff_cell = (
-                _paper_cells(paper, measured, k == 1) if paper else ("–", format_mean_std(measured), "–")
-            )
+            paper_cell, measured_cell, diff_cell = _paper_cells(paper, measured, k == 1)
             row += f" {paper_cell} | {measured_cell} | {diff_cell} |"
         lines.append(
             f"{row} {format_mean_std(values_of(group, network, 'val'))} | "
@@ -153,7 +153,9 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
 def reproductions_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     """The measured test error beside the paper's and the published reproductions' (CIFAR-10), for runs of the
     paper's length only (a shortened run's error says nothing about the recipe's)."""
-    full = [r for r in runs if spec.pool == "cifar10" and r.steps >= POOLS["cifar10"].iterations]
+    if spec.pool != "cifar10":
+        return []
+    full = [r for r in runs if r.steps >= POOLS["cifar10"].iterations]
     published_nets = {n for p in CIFAR10_REPRODUCTIONS for n in p.test_errors}
     networks = [n for n in dict.fromkeys(r.network for r in full) if n in published_nets]
     if not networks:
@@ -163,15 +165,13 @@ def reproductions_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
         "|---" * (3 + len(CIFAR10_REPRODUCTIONS)) + "|",
     ]
     for network in networks:
-        measured = [
-            v for r in full if r.network == network and (v := r.final(f"{spec.test_metric}/top1_error")) is not None
-        ]
-        paper = spec.paper.get(network)
+        paper_cell, measured_cell, _ = _paper_cells(
+            spec.paper.get(network), values_of(full, network, spec.test_metric), True
+        )
         published = [
             f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in CIFAR10_REPRODUCTIONS
         ]
-        paper_cell = f"{paper.top1_error:.2f}" if paper and paper.top1_error is not None else "–"
-        lines.append(f"| {network} | {paper_cell} | {format_mean_std(measured)} | " + " | ".join(published) + " |")
+        lines.append(f"| {network} | {paper_cell} | {measured_cell} | " + " | ".join(published) + " |")
     recipes = "; ".join(f"{p.name}: {p.recipe}" for p in CIFAR10_REPRODUCTIONS)
     return [*lines, "", f"Test errors in percent. The reproductions' recipes: {recipes}."]
 
