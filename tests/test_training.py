@@ -34,7 +34,9 @@ def random_loader(n: int = 64, batch_size: int = 8) -> DataLoader:
     return DataLoader(data, batch_size=batch_size)
 
 
-def fit(module: pl.LightningModule, max_steps: int, callbacks: list[Callback], tmp_path) -> pl.Trainer:
+def fit(
+    module: pl.LightningModule, max_steps: int, callbacks: list[Callback], tmp_path, log_every_n_steps: int = 1
+) -> pl.Trainer:
     trainer = pl.Trainer(
         max_steps=max_steps,
         callbacks=callbacks,
@@ -43,7 +45,7 @@ def fit(module: pl.LightningModule, max_steps: int, callbacks: list[Callback], t
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=tmp_path,
-        log_every_n_steps=1,
+        log_every_n_steps=log_every_n_steps,
     )
     trainer.fit(module, train_dataloaders=random_loader())
     return trainer
@@ -102,11 +104,24 @@ def test_warmup_ending_after_a_milestone_lands_on_the_schedules_lr(tmp_path) -> 
     assert recorder.lrs == pytest.approx({0: 0.01, 1: 0.01, 2: 0.001, 3: 0.001, 4: 0.01, 5: 0.01})
 
 
-def test_warmup_monitors_the_modules_training_error(tmp_path) -> None:
+def test_warmup_monitors_the_modules_training_error_at_every_iteration(tmp_path) -> None:
     warmup = TrainErrorWarmup(until_error=101.0)  # any error ends it after the first step
     recorder = LRRecorder()
-    fit(ImageClassifier("resnet8"), 3, [warmup, recorder], tmp_path)
+    module = ImageClassifier("resnet8")
+    fit(module, 3, [warmup, recorder], tmp_path, log_every_n_steps=50)  # though the loggers write every 50th
     assert recorder.lrs == pytest.approx({0: 0.01, 1: 0.1, 2: 0.1})
+    assert not module.log_every_step  # once the warm-up ended, back to the logging interval
+
+
+def test_running_training_error_is_computed_only_at_the_logging_interval(tmp_path, monkeypatch) -> None:
+    module = ImageClassifier("resnet8")
+    computed_at: list[int] = []
+    compute = module.train_error.compute
+    monkeypatch.setattr(module.train_error, "compute", lambda: computed_at.append(module.global_step) or compute())
+    trainer = fit(module, 8, [], tmp_path, log_every_n_steps=4)
+    assert computed_at == [3, 7]  # the iterations whose values the loggers write (0-based, before the step)
+    assert 0.0 <= float(trainer.callback_metrics["train/top1_error"]) <= 100.0
+    assert module.train_error._num_vals_seen == 8  # every iteration still enters the window
 
 
 class NaNAfter(ImageClassifier):

@@ -33,7 +33,10 @@ class TrainErrorWarmup(Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        if self.finished or self.factor is not None:
+        if self.finished:
+            return
+        pl_module.log_every_step = True  # the module logs its training error at every iteration until the switch
+        if self.factor is not None:
             return
         optimizer = trainer.optimizers[0]
         self.factor = self.lr / optimizer.param_groups[0]["lr"]
@@ -56,6 +59,7 @@ class TrainErrorWarmup(Callback):
             for group in trainer.optimizers[0].param_groups:
                 group["lr"] /= self.factor
             self.finished, self.switched_at_step = True, trainer.global_step
+            pl_module.log_every_step = False
             pl_module.log("train/warmup_end_step", float(trainer.global_step))
             rank_zero_info(f"Warm-up finished at iteration {trainer.global_step} (training error {float(error):.1f}%).")
 
