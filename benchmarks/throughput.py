@@ -1,10 +1,13 @@
 """Images/second of CIFAR-10 training: the suite's real ``fit`` against a tight plain PyTorch loop, in one process.
 
 (a) the data pipeline alone; (b) ``python -m lightning_resnet fit`` as a user runs it (LightningCLI, the paper
-recipe, CSV and offline W&B loggers, checkpoint callbacks, progress bar), timed over its steady-state training
-steps; (c) a plain loop with the same network, data, batch, augmentation and optimizer. Measurements alternate
-(c), (b) ``--repeats`` times; the ratio (b)/(c) of each repeat is printed and saved, with the hardware, to
-``benchmarks/results/cifar10_throughput.json`` (entries of the same network, precision and machine replaced).
+recipe, CSV and offline W&B loggers, checkpoint callbacks, progress lines), timed over its steady-state training
+steps; (c) a plain loop with the same network, data, batch, augmentation and optimizer. (b) and (c) interleave
+in blocks of ``--block`` iterations inside one fit (a callback runs the plain loop's block on a twin network
+between the suite's blocks), so both meet the machine at the same moments: a CPU or GPU whose speed drifts
+over a minute, as this 2-core VM's does by several percent, slows both alike. Each of ``--repeats`` fits gives one
+ratio (b)/(c); they are printed and saved, with the hardware, to ``benchmarks/results/cifar10_throughput.json``
+(entries of the same network, precision and machine replaced).
 
     python benchmarks/throughput.py --data-dir ../shared/data/cifar10
     python benchmarks/throughput.py --archs resnet20 resnet56 resnet110 --device cuda --steps 300
@@ -25,7 +28,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
-from timing import sgd_images_per_second, sync
+from timing import PlainLoop, sync
 
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
 from lightning_resnet.cli import ResNetCLI, default_callbacks
@@ -59,33 +62,48 @@ def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> fl
     return steps * images.shape[0] / (time.perf_counter() - start)
 
 
-def plain_loop(
-    dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, steps: int, warmup: int
-) -> float:
+def plain_loop(dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device) -> PlainLoop:
     module = ImageClassifier(arch, channels_last=precision != "32-true", bn_batch=64).to(device)
-    return sgd_images_per_second(module, batches(dm, device), precision, device, steps, warmup)
+    return PlainLoop(module, batches(dm, device), precision, device)
 
 
-class StepTimer(Callback):
-    """Wall time of the training steps after ``warmup``, up to the end of the last step (nothing after it)."""
+class InterleavedTimer(Callback):
+    """Times the suite's training steps ``warmup`` to ``warmup + steps`` and, before each ``block`` of them,
+    ``block`` steps of the plain loop (after ``warmup`` untimed ones); the suite's time excludes the plain loop's."""
 
-    def __init__(self, warmup: int, last: int) -> None:
-        self.warmup, self.last, self.start, self.end = warmup, last, 0.0, 0.0
+    def __init__(self, plain: PlainLoop, warmup: int, steps: int, block: int) -> None:
+        self.plain, self.warmup, self.last, self.block = plain, warmup, warmup + steps, block
+        self.start = self.suite_seconds = self.plain_seconds = 0.0
+        self.plain_images = 0
+
+    def on_train_start(self, trainer: pl.Trainer, *args) -> None:
+        self.plain.run(self.warmup)
 
     def on_train_batch_start(self, trainer: pl.Trainer, *args) -> None:
-        if trainer.global_step == self.warmup:
-            sync(trainer.strategy.root_device)
+        step, device = trainer.global_step, trainer.strategy.root_device
+        if step == self.warmup:
+            sync(device)
             self.start = time.perf_counter()
+        if self.warmup <= step < self.last and (step - self.warmup) % self.block == 0:
+            sync(device)
+            began = time.perf_counter()
+            self.plain_images += self.plain.run(min(self.block, self.last - step))
+            sync(device)
+            self.plain_seconds += time.perf_counter() - began
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args) -> None:
         if trainer.global_step == self.last:
             sync(trainer.strategy.root_device)
-            self.end = time.perf_counter()
+            self.suite_seconds = time.perf_counter() - self.start - self.plain_seconds
 
 
-def suite_fit(data_dir: str | None, arch: str, precision: str, device: torch.device, steps: int, warmup: int) -> float:
-    """``python -m lightning_resnet fit --config table6.yaml`` with loggers, callbacks and progress bar, in-process."""
-    timer = StepTimer(warmup, warmup + steps)
+def suite_and_plain(
+    data_dir: str | None, arch: str, precision: str, plain: PlainLoop, steps: int, warmup: int, block: int
+) -> tuple[float, float]:
+    """Images/s of ``python -m lightning_resnet fit --config table6.yaml`` (loggers, callbacks, progress lines,
+    in-process) and of the plain loop interleaved with it."""
+    timer = InterleavedTimer(plain, warmup, steps, block)
+    device = plain.device
     with tempfile.TemporaryDirectory() as runs:
         args = [
             "fit",
@@ -104,7 +122,7 @@ def suite_fit(data_dir: str | None, arch: str, precision: str, device: torch.dev
             args.append(f"--data.init_args.data_dir={data_dir}")
         cli = ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), timer]})
         batch = cli.datamodule.hparams.batch_size
-    return steps * batch / (timer.end - timer.start)
+    return steps * batch / timer.suite_seconds, timer.plain_images / timer.plain_seconds
 
 
 def hardware_name(device: torch.device) -> str:
@@ -133,7 +151,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating measurements of each setting")
+    parser.add_argument("--block", type=int, default=10, help="iterations of each interleaved block")
+    parser.add_argument("--repeats", type=int, default=3, help="fits (measurements) of each setting")
     parser.add_argument("--no-save", action="store_true", help=f"print only; do not update {RESULTS.name}")
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
@@ -146,7 +165,8 @@ def main() -> None:
     dm.setup("fit")
     hardware = hardware_name(device)
     print(
-        f"# CIFAR-10 training, batch 128, {args.steps} timed steps after {args.warmup}, {args.repeats} repeats; "
+        f"# CIFAR-10 training, batch 128, {args.steps} timed steps after {args.warmup}, {args.repeats} repeats, "
+        f"suite and plain loop interleaved in blocks of {args.block}; "
         f"{hardware}; torch {torch.__version__}\n"
     )
     print(f"(a) data pipeline alone: {data_pipeline(dm, device, max(args.steps, 20) * 5):,.0f} images/s\n")
@@ -157,8 +177,10 @@ def main() -> None:
         for precision in args.precisions:
             plain, suite = [], []
             for _ in range(args.repeats):
-                plain.append(plain_loop(dm, arch, precision, device, args.steps, args.warmup))
-                suite.append(suite_fit(args.data_dir, arch, precision, device, args.steps, args.warmup))
+                loop = plain_loop(dm, arch, precision, device)
+                rates = suite_and_plain(args.data_dir, arch, precision, loop, args.steps, args.warmup, args.block)
+                suite.append(rates[0])
+                plain.append(rates[1])
             ratios = [s / p for s, p in zip(suite, plain)]
             layout = " + channels_last" if precision != "32-true" else ""
             print(
@@ -178,6 +200,7 @@ def main() -> None:
                     "batch": 128,
                     "steps": args.steps,
                     "warmup": args.warmup,
+                    "interleaved_block": args.block,
                     "torch": torch.__version__,
                     "date": date.today().isoformat(),
                 }
