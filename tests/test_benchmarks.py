@@ -1,0 +1,45 @@
+"""The throughput benchmark's bookkeeping: interleaved blocks of the plain loop are timed apart from the suite."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from throughput import InterleavedTimer  # noqa: E402
+
+
+class SleepingLoop:
+    """Stands in for the plain loop: each iteration takes ``seconds`` and sees 128 images."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.steps = seconds, 0
+
+    def run(self, steps: int) -> int:
+        time.sleep(steps * self.seconds)
+        self.steps += steps
+        return 128 * steps
+
+
+def test_interleaved_blocks_split_the_time_between_suite_and_plain_loop() -> None:
+    plain = SleepingLoop(0.01)
+    timer = InterleavedTimer(plain, warmup=2, steps=9, block=4)
+    trainer = SimpleNamespace(global_step=0, strategy=SimpleNamespace(root_device=torch.device("cpu")))
+    timer.on_train_start(trainer)
+    assert plain.steps == 2  # the plain loop's own untimed warm-up
+    for step in range(11):  # the suite's iterations: 2 untimed, then 9 timed of 0.03 s each
+        trainer.global_step = step
+        timer.on_train_batch_start(trainer)
+        time.sleep(0.03)
+        trainer.global_step = step + 1
+        timer.on_train_batch_end(trainer)
+    assert timer.plain_images == 128 * 9  # blocks of 4, 4 and the last 1, before suite steps 2, 6 and 10
+    assert timer.plain_seconds == pytest.approx(0.09, abs=0.03)
+    assert timer.suite_seconds == pytest.approx(0.27, abs=0.06)  # the plain loop's blocks left out
