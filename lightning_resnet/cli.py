@@ -36,7 +36,8 @@ from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
 from .data.cifar10 import DatasetError
 from .detection import ObjectDetector
-from .module import ImageClassifier, NonFiniteLossError
+from .guard import NonFiniteLossError
+from .module import ImageClassifier
 from .paper import SPECS, spec_for
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report, log_figures, repository_page_url

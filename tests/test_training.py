@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_resnet import ImageClassifier
 from lightning_resnet.callbacks import InterruptCheckpoint, TrainErrorWarmup
-from lightning_resnet.module import NonFiniteLossError
+from lightning_resnet.guard import NonFiniteLossError
 from lightning_resnet.optim import CaffeSGD
 
 
@@ -139,6 +139,15 @@ def test_nan_loss_stops_with_advice_and_saves_no_broken_checkpoint(tmp_path) -> 
     last = torch.load(tmp_path / "last.ckpt", weights_only=False)
     assert last["global_step"] == 2
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+
+
+def test_a_nonfinite_loss_is_read_on_the_host_only_at_the_logging_interval(tmp_path) -> None:
+    module = NaNAfter("resnet8")
+    steps: list[int] = []
+    module.on_train_batch_start = lambda batch, batch_idx: steps.append(module.global_step)
+    with pytest.raises(NonFiniteLossError, match="iteration 2"):
+        fit(module, 8, [], tmp_path, log_every_n_steps=4)
+    assert steps == [0, 1, 2, 3]  # the flag set at iteration 2 is copied to the host at iteration 3, the logged one
 
 
 def test_logged_errors_are_percentages(tmp_path) -> None:

@@ -10,7 +10,7 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
-from ..module import NonFiniteLossError
+from ..guard import NonFiniteLossError
 from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT, RunWriteError, write_atomically
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 
-from ..module import NonFiniteLossError
+from ..guard import NonFiniteGuard
 from ..optim import make_sgd
 from .metrics import PROTOCOLS
 from .model import faster_rcnn
@@ -18,7 +17,7 @@ Images = list[torch.Tensor]
 Targets = list[dict[str, torch.Tensor]]
 
 
-class ObjectDetector(pl.LightningModule):
+class ObjectDetector(NonFiniteGuard):
     """Faster R-CNN with one of the paper's backbones (Section 4.3, Appendix A), trained end to end.
 
     Args:
@@ -59,7 +58,6 @@ class ObjectDetector(pl.LightningModule):
                 "smoke runs only"
             )
         self.detector = faster_rcnn(arch, num_classes, shortcut, weights, frozen_stages, min_size, max_size, proposals)
-        self.register_buffer("first_nonfinite_step", torch.tensor(-1), persistent=False)
         self.metrics = nn.ModuleDict()
 
     def setup(self, stage: str) -> None:
@@ -73,26 +71,10 @@ class ObjectDetector(pl.LightningModule):
         images, targets = batch
         losses = self.detector(images, targets)
         loss = sum(losses.values())
-        first_bad = (~torch.isfinite(loss)) & (self.first_nonfinite_step < 0)
-        self.first_nonfinite_step = torch.where(first_bad, self.global_step, self.first_nonfinite_step)
+        self.watch_loss(loss)
         self.log("train/loss", loss, on_step=True, batch_size=len(images))
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, on_step=True, batch_size=len(images))
         return loss
-
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
-        if self.global_step % self.trainer.log_every_n_steps == 0:
-            self.check_finite()
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        self.check_finite()  # no checkpoint after a diverged step
-
-    def check_finite(self) -> None:
-        step = int(self.first_nonfinite_step)
-        if step >= 0:
-            raise NonFiniteLossError(
-                f"training loss was not finite at iteration {step}. No checkpoint was written after it; resume from "
-                "the last checkpoint with a lower LR (--ckpt_path last --override_lr LR)."
-            )
 
     def _evaluate(self, batch: tuple[Images, Targets], stage: str) -> None:
         images, targets = batch
