@@ -14,26 +14,17 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import platform
 from datetime import date
-from pathlib import Path
 
 import torch
-from timing import sgd_images_per_second
+from timing import RESULTS_DIR, hardware_name, merge_results, sgd_images_per_second
 
 from lightning_resnet import ImageClassifier
 from lightning_resnet.models.costs import forward_macs
 from lightning_resnet.paper.experiments import TABLE2_NETS, TABLE3_NETS
 from lightning_resnet.runs import split_network
 
-RESULTS = Path(__file__).resolve().parent / "results" / "training_throughput.json"
-
-
-def hardware_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+RESULTS = RESULTS_DIR / "training_throughput.json"
 
 
 def training_rate(network: str, device: torch.device, precision: str, batch: int, steps: int, warmup: int) -> float:
@@ -44,16 +35,8 @@ def training_rate(network: str, device: torch.device, precision: str, batch: int
     return sgd_images_per_second(module, itertools.repeat(batch_), precision, device, steps, warmup)
 
 
-def merge(entries: list[dict], path: Path = RESULTS) -> None:
-    """Replace the entries of the same network, machine and precision; keep the others."""
-    key = lambda e: (e["network"], e["hardware"], e["precision"])  # noqa: E731
-    old = json.loads(path.read_text()) if path.is_file() else []
-    fresh = {key(e) for e in entries}
-    merged = sorted(
-        [e for e in old if key(e) not in fresh] + entries, key=lambda e: (e["hardware"], e["precision"], e["network"])
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(merged, indent=1) + "\n")
+def result_key(entry: dict) -> tuple:
+    return entry["hardware"], entry["precision"], entry["network"]
 
 
 def main() -> None:
@@ -106,7 +89,7 @@ def main() -> None:
         if gpu:
             torch.cuda.empty_cache()
     if not args.no_save:
-        merge(entries)
+        merge_results(entries, RESULTS, result_key)
         print(f"\nsaved to {RESULTS}")
 
 

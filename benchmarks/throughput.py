@@ -11,30 +11,28 @@ ratio (b)/(c); they are printed and saved, with the hardware, to ``benchmarks/re
 
     python benchmarks/throughput.py --data-dir ../shared/data/cifar10
     python benchmarks/throughput.py --archs resnet20 resnet56 resnet110 --device cuda --steps 300
+    python benchmarks/throughput.py --compile --precisions bf16-mixed     # torch.compile in both
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
 import time
 from datetime import date
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
-from timing import PlainLoop, sync
+from timing import RESULTS_DIR, PlainLoop, hardware_name, merge_results, sync
 
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
 from lightning_resnet.cli import ResNetCLI, default_callbacks
 from lightning_resnet.paper import config_path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "cifar10_throughput.json"
+RESULTS = RESULTS_DIR / "cifar10_throughput.json"
 
 
 class _FakeTrainer:
@@ -62,8 +60,10 @@ def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> fl
     return steps * images.shape[0] / (time.perf_counter() - start)
 
 
-def plain_loop(dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device) -> PlainLoop:
-    module = ImageClassifier(arch, channels_last=precision != "32-true", bn_batch=64).to(device)
+def plain_loop(
+    dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, compile: bool = False
+) -> PlainLoop:
+    module = ImageClassifier(arch, channels_last=precision != "32-true", bn_batch=64, compile=compile).to(device)
     return PlainLoop(module, batches(dm, device), precision, device)
 
 
@@ -98,7 +98,14 @@ class InterleavedTimer(Callback):
 
 
 def suite_and_plain(
-    data_dir: str | None, arch: str, precision: str, plain: PlainLoop, steps: int, warmup: int, block: int
+    data_dir: str | None,
+    arch: str,
+    precision: str,
+    plain: PlainLoop,
+    steps: int,
+    warmup: int,
+    block: int,
+    compile: bool = False,
 ) -> tuple[float, float]:
     """Images/s of ``python -m lightning_resnet fit --config table6.yaml`` (loggers, callbacks, progress lines,
     in-process) and of the plain loop interleaved with it."""
@@ -111,6 +118,7 @@ def suite_and_plain(
             str(config_path("table6.yaml")),
             f"--model.arch={arch}",
             f"--model.channels_last={precision != '32-true'}",
+            f"--model.compile={compile}",
             f"--trainer.precision={precision}",
             f"--trainer.accelerator={device.type}",
             f"--trainer.max_steps={warmup + steps}",
@@ -125,18 +133,8 @@ def suite_and_plain(
     return steps * batch / timer.suite_seconds, timer.plain_images / timer.plain_seconds
 
 
-def hardware_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-
-
-def save(entries: list[dict], path: Path = RESULTS) -> None:
-    key = lambda e: (e["network"], e["precision"], e["hardware"])  # noqa: E731
-    old = json.loads(path.read_text()) if path.is_file() else []
-    fresh = {key(e) for e in entries}
-    merged = sorted([e for e in old if key(e) not in fresh] + entries, key=key)
-    path.write_text(json.dumps(merged, indent=1) + "\n")
+def result_key(entry: dict) -> tuple:
+    return entry["network"], entry["precision"], entry.get("compile", False), entry["hardware"]
 
 
 def main() -> None:
@@ -152,6 +150,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
     parser.add_argument("--block", type=int, default=10, help="iterations of each interleaved block")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network in both (model.compile)")
     parser.add_argument("--repeats", type=int, default=3, help="fits (measurements) of each setting")
     parser.add_argument("--no-save", action="store_true", help=f"print only; do not update {RESULTS.name}")
     args = parser.parse_args()
@@ -172,41 +171,42 @@ def main() -> None:
     print(f"(a) data pipeline alone: {data_pipeline(dm, device, max(args.steps, 20) * 5):,.0f} images/s\n")
     print("| network | precision | (b) suite fit, img/s | (c) plain loop, img/s | (b)/(c) per repeat | median |")
     print("|---|---|---|---|---|---|")
-    entries = []
     for arch in args.archs:
         for precision in args.precisions:
             plain, suite = [], []
             for _ in range(args.repeats):
-                loop = plain_loop(dm, arch, precision, device)
-                rates = suite_and_plain(args.data_dir, arch, precision, loop, args.steps, args.warmup, args.block)
+                loop = plain_loop(dm, arch, precision, device, args.compile)
+                rates = suite_and_plain(
+                    args.data_dir, arch, precision, loop, args.steps, args.warmup, args.block, args.compile
+                )
                 suite.append(rates[0])
                 plain.append(rates[1])
             ratios = [s / p for s, p in zip(suite, plain)]
-            layout = " + channels_last" if precision != "32-true" else ""
+            layout = (" + channels_last" if precision != "32-true" else "") + (" + compile" if args.compile else "")
             print(
                 f"| {arch} | {precision}{layout} | {statistics.median(suite):,.0f} | {statistics.median(plain):,.0f} | "
                 f"{', '.join(f'{r:.3f}' for r in ratios)} | {statistics.median(ratios):.3f} |",
                 flush=True,
             )
-            entries.append(
-                {
-                    "network": arch,
-                    "precision": precision,
-                    "hardware": hardware,
-                    "device": device.type,
-                    "suite_images_per_second": [round(v, 1) for v in suite],
-                    "plain_images_per_second": [round(v, 1) for v in plain],
-                    "ratios": [round(r, 4) for r in ratios],
-                    "batch": 128,
-                    "steps": args.steps,
-                    "warmup": args.warmup,
-                    "interleaved_block": args.block,
-                    "torch": torch.__version__,
-                    "date": date.today().isoformat(),
-                }
-            )
+            entry = {
+                "network": arch,
+                "precision": precision,
+                "compile": args.compile,
+                "hardware": hardware,
+                "device": device.type,
+                "suite_images_per_second": [round(v, 1) for v in suite],
+                "plain_images_per_second": [round(v, 1) for v in plain],
+                "ratios": [round(r, 4) for r in ratios],
+                "batch": 128,
+                "steps": args.steps,
+                "warmup": args.warmup,
+                "interleaved_block": args.block,
+                "torch": torch.__version__,
+                "date": date.today().isoformat(),
+            }
+            if not args.no_save:  # after each setting, so a time limit loses only the one it stopped
+                merge_results([entry], RESULTS, result_key)
     if not args.no_save:
-        save(entries)
         print(f"\nsaved to {RESULTS}")
 
 

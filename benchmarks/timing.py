@@ -1,10 +1,14 @@
-"""What the benchmark scripts share: device synchronisation and a plain-PyTorch SGD loop to time."""
+"""What the benchmark scripts share: device synchronisation, a plain-PyTorch SGD loop to time, the machine's name
+and the results files under ``benchmarks/results/``."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +19,25 @@ from lightning_resnet import ImageClassifier
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def hardware_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's architecture and the threads torch uses: results of one machine share it."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def merge_results(entries: list[dict], path: Path, key: Callable[[dict], tuple]) -> None:
+    """Write ``entries`` into the JSON list at ``path``, replacing the old entries with the same ``key``."""
+    old = json.loads(path.read_text()) if path.is_file() else []
+    fresh = {key(e) for e in entries}
+    merged = sorted([e for e in old if key(e) not in fresh] + entries, key=key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=1) + "\n")
 
 
 class PlainLoop:
