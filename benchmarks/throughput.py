@@ -3,10 +3,9 @@
 (a) the data pipeline alone; (b) ``python -m lightning_resnet fit`` as a user runs it (LightningCLI, the paper
 recipe, CSV and offline W&B loggers, checkpoint callbacks, progress lines), timed over its steady-state training
 steps; (c) a plain loop with the same network, data, batch, augmentation and optimizer. (b) and (c) interleave
-in blocks of ``--block`` iterations inside one fit (a callback runs the plain loop's block on the suite's own
-network, with an optimizer of its own, between the suite's blocks), so both meet the machine at the same moments
-and run the same tensors: a CPU or GPU whose speed drifts over a minute, as this 2-core VM's does by several
-percent, slows both alike. Each of ``--repeats`` fits gives one
+in blocks of ``--block`` iterations inside one fit (a callback runs the plain loop's block on a twin network
+between the suite's blocks), so both meet the machine at the same moments: a CPU or GPU whose speed drifts
+over a minute, as this 2-core VM's does by several percent, slows both alike. Each of ``--repeats`` fits gives one
 ratio (b)/(c); they are printed and saved, with the hardware, to ``benchmarks/results/cifar10_throughput.json``
 (entries of the same network, precision and machine replaced).
 
@@ -22,7 +21,6 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date
 
 import pytorch_lightning as pl
@@ -30,7 +28,7 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from timing import RESULTS_DIR, PlainLoop, hardware_name, merge_results, sync
 
-from lightning_resnet import CIFAR10DataModule
+from lightning_resnet import CIFAR10DataModule, ImageClassifier
 from lightning_resnet.cli import ResNetCLI, default_callbacks
 from lightning_resnet.paper import config_path
 
@@ -62,29 +60,23 @@ def data_pipeline(dm: CIFAR10DataModule, device: torch.device, steps: int) -> fl
     return steps * images.shape[0] / (time.perf_counter() - start)
 
 
-PlainMaker = Callable[[pl.LightningModule], PlainLoop]
-
-
-def plain_loop(dm: CIFAR10DataModule, precision: str, device: torch.device) -> PlainMaker:
-    """The plain loop's maker: it trains the network it is given on the same batches as the suite's."""
-    return lambda module: PlainLoop(module, batches(dm, device), precision, device)
+def plain_loop(
+    dm: CIFAR10DataModule, arch: str, precision: str, device: torch.device, compile: bool = False
+) -> PlainLoop:
+    module = ImageClassifier(arch, channels_last=precision != "32-true", bn_batch=64, compile=compile).to(device)
+    return PlainLoop(module, batches(dm, device), precision, device)
 
 
 class InterleavedTimer(Callback):
     """Times the suite's training steps ``warmup`` to ``warmup + steps`` and, before each ``block`` of them,
-    ``block`` steps of the plain loop (after ``warmup`` untimed ones); the suite's time excludes the plain loop's.
+    ``block`` steps of the plain loop (after ``warmup`` untimed ones); the suite's time excludes the plain loop's."""
 
-    ``make_plain`` builds the plain loop on the suite's own network (its own optimizer), so both run the very same
-    tensors in memory (and, compiled, the same compiled code): only the loop around them differs.
-    """
-
-    def __init__(self, make_plain: PlainMaker, warmup: int, steps: int, block: int) -> None:
-        self.make_plain, self.warmup, self.last, self.block = make_plain, warmup, warmup + steps, block
+    def __init__(self, plain: PlainLoop, warmup: int, steps: int, block: int) -> None:
+        self.plain, self.warmup, self.last, self.block = plain, warmup, warmup + steps, block
         self.start = self.suite_seconds = self.plain_seconds = 0.0
         self.plain_images = 0
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.plain = self.make_plain(pl_module)
+    def on_train_start(self, trainer: pl.Trainer, *args) -> None:
         self.plain.run(self.warmup)
 
     def on_train_batch_start(self, trainer: pl.Trainer, *args) -> None:
@@ -109,8 +101,7 @@ def suite_and_plain(
     data_dir: str | None,
     arch: str,
     precision: str,
-    plain: PlainMaker,
-    device: torch.device,
+    plain: PlainLoop,
     steps: int,
     warmup: int,
     block: int,
@@ -119,6 +110,7 @@ def suite_and_plain(
     """Images/s of ``python -m lightning_resnet fit --config table6.yaml`` (loggers, callbacks, progress lines,
     in-process) and of the plain loop interleaved with it."""
     timer = InterleavedTimer(plain, warmup, steps, block)
+    device = plain.device
     with tempfile.TemporaryDirectory() as runs:
         args = [
             "fit",
@@ -183,9 +175,9 @@ def main() -> None:
         for precision in args.precisions:
             plain, suite = [], []
             for _ in range(args.repeats):
-                loop = plain_loop(dm, precision, device)
+                loop = plain_loop(dm, arch, precision, device, args.compile)
                 rates = suite_and_plain(
-                    args.data_dir, arch, precision, loop, device, args.steps, args.warmup, args.block, args.compile
+                    args.data_dir, arch, precision, loop, args.steps, args.warmup, args.block, args.compile
                 )
                 suite.append(rates[0])
                 plain.append(rates[1])

@@ -30,9 +30,9 @@ class SleepingLoop:
 
 def test_interleaved_blocks_split_the_time_between_suite_and_plain_loop() -> None:
     plain = SleepingLoop(0.01)
-    timer = InterleavedTimer(lambda module: plain, warmup=2, steps=9, block=4)
+    timer = InterleavedTimer(plain, warmup=2, steps=9, block=4)
     trainer = SimpleNamespace(global_step=0, strategy=SimpleNamespace(root_device=torch.device("cpu")))
-    timer.on_train_start(trainer, None)
+    timer.on_train_start(trainer)
     assert plain.steps == 2  # the plain loop's own untimed warm-up
     for step in range(11):  # the suite's iterations: 2 untimed, then 9 timed of 0.03 s each
         trainer.global_step = step
