@@ -4,20 +4,17 @@
 # suite's fit against the plain loop for ResNet-20/56/110, the gain of packing 1/2/4 runs on the GPU, and the
 # paper's full 64k-iteration schedule for ResNet-20 at the fast preset, whose run record and report it keeps.
 #   bash benchmarks/gpu_check.sh [OUT]        # from the repository root; results under OUT (default $OUT or gpu_out)
-# The device image has torch, Lightning and torchmetrics; jsonargparse, wandb, wandb-workspaces and submitit travel
-# as wheels in .whl/ (see the device tool's README), installed below when present.
+# The device image has torch, Lightning and torchmetrics but neither the other packages nor CIFAR-10: stage them first
+# with benchmarks/gpu_stage.py (its docstring gives the four calls; this script is the last call's second half).
 set -euo pipefail
 OUT=${1:-${OUT:-gpu_out}}
 mkdir -p "$OUT"
-if compgen -G ".whl/*.whl" > /dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site
-fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" WANDB_MODE=offline WANDB_SILENT=true PYTHONUNBUFFERED=1
+eval "$(python3 benchmarks/gpu_stage.py env)"  # what gpu_stage.py staged on this machine, if anything
 for d in "${LIGHTNING_RESNET_DATA:-}" ../shared/data/cifar10 shared/data/cifar10; do
   if [ -n "$d" ] && [ -d "$d/cifar-10-batches-py" ]; then export LIGHTNING_RESNET_DATA=$d; break; fi
 done
-: "${LIGHTNING_RESNET_DATA:?no CIFAR-10 found: set LIGHTNING_RESNET_DATA}"
+: "${LIGHTNING_RESNET_DATA:?no CIFAR-10 found: stage it with benchmarks/gpu_stage.py (device machines) or set LIGHTNING_RESNET_DATA}"
 py=python3
 
 { nvidia-smi -L; $py -c "import torch, pytorch_lightning as pl; print('torch', torch.__version__, 'lightning', pl.__version__, torch.cuda.get_device_name())"; nproc; } 2>&1 | tee "$OUT/env.txt"

@@ -1,7 +1,10 @@
-"""The throughput benchmark's bookkeeping: interleaved blocks of the plain loop are timed apart from the suite."""
+"""The benchmarks' bookkeeping: the throughput benchmark times the plain loop apart from the suite, and the GPU
+staging puts CIFAR-10 back together byte for byte from the parts that reach the device machine."""
 
 from __future__ import annotations
 
+import lzma
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import gpu_stage  # noqa: E402
 from throughput import InterleavedTimer  # noqa: E402
 
 
@@ -43,3 +47,25 @@ def test_interleaved_blocks_split_the_time_between_suite_and_plain_loop() -> Non
     assert timer.plain_images == 128 * 9  # blocks of 4, 4 and the last 1, before suite steps 2, 6 and 10
     assert timer.plain_seconds == pytest.approx(0.09, abs=0.03)
     assert timer.suite_seconds == pytest.approx(0.27, abs=0.06)  # the plain loop's blocks left out
+
+
+def test_gpu_staging_restores_each_batch_as_its_part_arrives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "device"
+    monkeypatch.setattr(gpu_stage, "SITE", root / "site")
+    monkeypatch.setattr(gpu_stage, "CIFAR", root / "cifar10" / "cifar-10-batches-py")
+    monkeypatch.chdir(tmp_path)
+    contents = {name: name.encode() * 1000 for names in gpu_stage.PARTS.values() for name in names}
+    reports = []
+    for part, names in gpu_stage.PARTS.items():  # one device call each: only its own part is in the checkout
+        stage = tmp_path / ".gpu" / part
+        stage.mkdir(parents=True)
+        for name in names:
+            (stage / f"{name}.xz").write_bytes(lzma.compress(contents[name]))
+        assert gpu_stage.env_lines() == []  # nothing to export until the test batch is there
+        gpu_stage.unpack()
+        reports.append(sorted(p.name for p in gpu_stage.CIFAR.iterdir()))
+        shutil.rmtree(tmp_path / ".gpu")
+    assert reports[0] == ["data_batch_1"]
+    assert len(reports[-1]) == 7
+    assert all((gpu_stage.CIFAR / n).read_bytes() == data for n, data in contents.items())
+    assert gpu_stage.env_lines() == [f"export LIGHTNING_RESNET_DATA=${{LIGHTNING_RESNET_DATA:-{root / 'cifar10'}}}"]
