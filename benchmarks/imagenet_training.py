@@ -78,6 +78,7 @@ def main() -> None:
             {
                 "network": network,
                 "hardware": hardware,
+                "device": device.type,
                 "precision": args.precision,
                 "batch": batch,
                 "steps": steps,

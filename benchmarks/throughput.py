@@ -6,8 +6,9 @@ steps; (c) a plain loop with the same network, data, batch, augmentation and opt
 in blocks of ``--block`` iterations inside one fit (a callback runs the plain loop's block on a twin network
 between the suite's blocks), so both meet the machine at the same moments: a CPU or GPU whose speed drifts
 over a minute, as this 2-core VM's does by several percent, slows both alike. Each of ``--repeats`` fits gives one
-ratio (b)/(c); they are printed and saved, with the hardware, to ``benchmarks/results/cifar10_throughput.json``
-(entries of the same network, precision and machine replaced).
+ratio (b)/(c); they are printed and saved, with the hardware and the precision the speed presets resolve to on it
+(``preset_precision``), to ``benchmarks/results/cifar10_throughput.json`` (entries of the same network, precision and
+machine replaced).
 
     python benchmarks/throughput.py --data-dir ../shared/data/cifar10
     python benchmarks/throughput.py --archs resnet20 resnet56 resnet110 --device cuda --steps 300
@@ -31,6 +32,7 @@ from timing import RESULTS_DIR, PlainLoop, hardware_name, merge_results, sync
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
 from lightning_resnet.cli import ResNetCLI, default_callbacks
 from lightning_resnet.paper import config_path
+from lightning_resnet.speed import FASTEST, resolve
 
 RESULTS = RESULTS_DIR / "cifar10_throughput.json"
 
@@ -163,6 +165,7 @@ def main() -> None:
     dm.prepare_data()
     dm.setup("fit")
     hardware = hardware_name(device)
+    picked = resolve(FASTEST, FASTEST, device.type)  # what the speed presets train in on this machine
     print(
         f"# CIFAR-10 training, batch 128, {args.steps} timed steps after {args.warmup}, {args.repeats} repeats, "
         f"suite and plain loop interleaved in blocks of {args.block}; "
@@ -194,6 +197,8 @@ def main() -> None:
                 "compile": args.compile,
                 "hardware": hardware,
                 "device": device.type,
+                "preset_precision": picked.precision,  # `fastest` here; compare its row with the others
+                "preset_channels_last": picked.channels_last,
                 "suite_images_per_second": [round(v, 1) for v in suite],
                 "plain_images_per_second": [round(v, 1) for v in plain],
                 "ratios": [round(r, 4) for r in ratios],

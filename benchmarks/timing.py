@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import platform
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from lightning_resnet import ImageClassifier
+from lightning_resnet.hardware import machine_label
 
 
 def sync(device: torch.device) -> None:
@@ -25,10 +25,10 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def hardware_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU's architecture and the threads torch uses: results of one machine share it."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.machine()}, {torch.get_num_threads()} threads"
+    """The machine as :func:`lightning_resnet.hardware.machine_label` names it (the GPU, or the CPU's model, cores,
+    ISA and bf16 support) and, on the CPU, the threads torch uses: the results of one machine share it."""
+    label = machine_label(device=device.type)
+    return label if device.type == "cuda" else f"{label}, {torch.get_num_threads()} threads"
 
 
 def merge_results(entries: list[dict], path: Path, key: Callable[[dict], tuple]) -> None:

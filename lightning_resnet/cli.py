@@ -10,23 +10,25 @@ with ``--ckpt_path last`` resumes it from the newest checkpoint that loads, if i
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
 from jsonargparse import Namespace, set_parsing_settings
+from lightning_fabric.plugins.precision.precision import _PRECISION_INPUT
 from pytorch_lightning.callbacks import LearningRateMonitor
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
-from pytorch_lightning.utilities.exceptions import SIGTERMException
+from pytorch_lightning.utilities.exceptions import MisconfigurationException, SIGTERMException
 
-from . import runs
+from . import runs, speed
 from .callbacks import InterruptCheckpoint, LayerResponses, RunRecord
 from .callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from .callbacks.lineage import WandbLineage
@@ -34,14 +36,16 @@ from .callbacks.overrides import ResumeOverrides
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
-from .data.cifar10 import DatasetError
+from .compat import CheckedCheckpointPath, started_experiment
 from .detection import ObjectDetector
-from .guard import NonFiniteLossError
+from .errors import ConfigError, MissingFileError, UserError
+from .lifeline import watch_parent
+from .models import list_models, model_entry
 from .module import ImageClassifier
 from .paper import SPECS, spec_for
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
-from .reproduce import ReproduceError, reproduce_command
+from .reproduce import reproduce_command
 from .tracking import DEFAULT_PROJECT, make_loggers, sync_command, wandb_logged_in, wandb_mode
 
 PROG = "python -m lightning_resnet"
@@ -73,7 +77,8 @@ def default_run_name(config: Namespace) -> str:
 
 def run_tags(config: Namespace) -> list[str]:
     model = config.model
-    kind = "plain" if model.arch.startswith("plain") else "residual"
+    registered = model.arch in list_models()  # the detector's VGG-16 is torchvision's, not in the registry
+    kind = "residual" if registered and model_entry(model.arch).residual else "plain"
     preset = [f"preset-{config.preset}"] if config.preset else []
     return [
         config.experiment,
@@ -104,20 +109,25 @@ def check_checkpoint(path: Path) -> None:
     """An explicit ``--ckpt_path`` that is missing or does not load ends the command with one line, before the run
     folder is touched (PyTorch's own message would suggest ``weights_only=False`` and filing an issue)."""
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: pass an existing file, or --ckpt_path last")
+        raise MissingFileError(f"no checkpoint at {path}: pass an existing file, or --ckpt_path last")
     if not runs.checkpoint_loads(path):
-        raise ValueError(
+        raise ConfigError(
             f"{path} is not a readable checkpoint (truncated, empty or not a checkpoint): pass another checkpoint of "
             "the run, or --ckpt_path last to take its newest checkpoint that loads"
         )
 
 
-class ResumeMismatchError(ValueError):
+class ResumeMismatchError(ConfigError):
     """A resume would continue a checkpoint under another experiment's settings."""
 
 
+class NothingToDo(UserError):
+    """The command would change nothing (a finished run resumed): said in one line, exit status 0."""
+
+
 class Trainer(pl.Trainer):
-    """``pl.Trainer`` whose ``limit_*_batches`` read ``1`` from a config or command line as one batch.
+    """``pl.Trainer`` that takes ``precision="fastest"`` (:mod:`lightning_resnet.speed`: the device's native
+    precision) and whose ``limit_*_batches`` read ``1`` from a config or command line as one batch.
 
     Lightning annotates them ``float | int``, so LightningCLI turns ``--trainer.limit_val_batches=1`` into
     ``1.0``: the whole set. Listing ``int`` first keeps integers as batch counts and fractions as fractions.
@@ -126,13 +136,17 @@ class Trainer(pl.Trainer):
     def __init__(
         self,
         *,
+        precision: _PRECISION_INPUT | Literal["fastest"] | None = None,
         limit_train_batches: int | float | None = None,
         limit_val_batches: int | float | None = None,
         limit_test_batches: int | float | None = None,
         limit_predict_batches: int | float | None = None,
         **kwargs: Any,
     ) -> None:
+        if precision == speed.FASTEST:  # built in Python; the CLI resolves it before (and records it)
+            precision = speed.resolve(precision, False, kwargs.get("accelerator")).precision
         super().__init__(
+            precision=precision,
             limit_train_batches=limit_train_batches,
             limit_val_batches=limit_val_batches,
             limit_test_batches=limit_test_batches,
@@ -141,7 +155,7 @@ class Trainer(pl.Trainer):
         )
 
 
-class ResNetCLI(LightningCLI):
+class ResNetCLI(CheckedCheckpointPath, LightningCLI):
     """LightningCLI for :class:`ImageClassifier` with any LightningDataModule, plus the run layout and records."""
 
     model_class: type[pl.LightningModule] = ImageClassifier
@@ -157,8 +171,14 @@ class ResNetCLI(LightningCLI):
             "parser_kwargs", {"prog": PROG, "description": __doc__.split("\n")[0]}
         )  # the module owns the paper's optimizer and schedule
         self.lock: runs.RunLock | None = None
+        self.resuming, self.saved_definition, self.speed = False, None, None
+        self.new_folder: Path | None = None  # the run folder, when this command made it
         try:
             super().__init__(self.model_class, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
+        except BaseException:
+            if self.new_folder is not None:  # failed before anything of a run was written: leave no folder behind
+                runs.remove_if_empty_run(self.new_folder)
+            raise
         finally:
             if self.lock is not None:  # the command is over (with run=False: the CLI is built)
                 self.lock.release()
@@ -207,43 +227,108 @@ class ResNetCLI(LightningCLI):
     def _subconfig(self) -> Namespace:
         return self.config[self.subcommand] if self.subcommand else self.config
 
+    def _subconfig_init(self) -> Namespace:
+        return self.config_init[self.subcommand] if self.subcommand else self.config_init
+
     def run_dir(self) -> Path:
         config = self._subconfig()
         return runs.run_dir(
             config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config)
         )
 
-    def _parse_ckpt_path(self) -> None:
-        """An explicit ``--ckpt_path`` must load before Lightning reads its hyper-parameters from it."""
-        ckpt_path = self.config.get(self.config.get("subcommand") or "", {}).get("ckpt_path")
-        if ckpt_path not in (None, "last", "best", "hpc", "registry"):
-            check_checkpoint(Path(ckpt_path))
-        super()._parse_ckpt_path()
+    def check_ckpt_path(self, path: str) -> None:
+        """An explicit ``--ckpt_path`` must load before LightningCLI reads its hyper-parameters from it."""
+        check_checkpoint(Path(path))
 
     def _resolve_last(self, run_dir: Path) -> bool:
-        """Turn ``--ckpt_path last`` into this run's newest checkpoint; True when the run resumes."""
+        """Turn ``--ckpt_path last`` (or ``hpc``) into this run's newest checkpoint; True when a fit resumes."""
         if not self.subcommand:
             return False
-        config = self.config_init[self.subcommand]
-        if config.get("ckpt_path") == "last":
+        config = self.config[self.subcommand]
+        if config.get("ckpt_path") in ("last", "hpc"):
             folder = run_dir / runs.CHECKPOINT_DIR
-            found = runs.latest_checkpoint(folder, log=rank_zero_info)
+            found = runs.latest_checkpoint(folder, log=rank_zero_info, hpc_only=config.get("ckpt_path") == "hpc")
             config["ckpt_path"] = str(found) if found else None
             rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {folder}: starting the run.")
         return self.subcommand == "fit" and config.get("ckpt_path") is not None
 
+    def _refuse_a_finished_resume(self, run_dir: Path, record: dict[str, Any]) -> None:
+        """Resuming a run that has trained to its end changes nothing: say so, and leave its record as it is."""
+        status = runs.status_of(record)
+        if self.subcommand == "fit" and self.resuming and status and status.done_training and self._same_settings():
+            tested = "and tested" if status == runs.Status.FINISHED else "but not tested"
+            raise NothingToDo(
+                f"{run_dir} has trained to its end ({record.get('global_step', 0):,} iterations) {tested}: nothing "
+                f"to resume. Evaluate it with `{PROG} test ... --ckpt_path last`, or start another with --run_name NAME"
+            )
+
+    def _same_settings(self) -> bool:
+        """Whether the command line asks for the model and schedule the checkpoint was trained with (those of its
+        run definition that the config holds before anything is built; ``before_fit`` compares the rest)."""
+        saved, config = self.saved_definition or {}, self._subconfig()
+        model = config.model.get("init_args", config.model) if "class_path" in config.model else config.model
+        asked = {f"model.{k}": v for k, v in vars(model).items()} | {"trainer.max_steps": config.trainer.max_steps}
+        asked = json.loads(json.dumps(asked, default=str))  # as a checkpoint stores them: lists, not tuples
+        return not runs.definition_differences(saved, asked)
+
+    def _check_checkpoint_network(self, ckpt_path: str) -> None:
+        """An evaluation builds the network from the command line: it must be the checkpoint's network."""
+        saved, model = self.saved_definition or {}, self._subconfig().model
+        model = model.get("init_args", model) if "class_path" in model else model
+        keys = [k for k in ("arch", "shortcut", "stride_on_3x3") if f"model.{k}" in saved and k in model]
+        differences = [
+            f"model.{k}: {saved[f'model.{k}']!r} -> {model[k]!r}" for k in keys if saved[f"model.{k}"] != model[k]
+        ]
+        if differences:
+            raise ResumeMismatchError(
+                f"{ckpt_path} holds another network ({'; '.join(differences)}): pass the config the run was trained "
+                "with (its config.yaml), or the checkpoint of this network"
+            )
+
+    def _checkpoint_definition(self) -> dict[str, Any] | None:
+        """The run definition saved in the checkpoint this command starts from (read once, memory-mapped)."""
+        ckpt_path = self.config[self.subcommand].get("ckpt_path") if self.subcommand else None
+        if not ckpt_path:
+            return None
+        return torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get(runs.DEFINITION_KEY)
+
+    def before_instantiate_classes(self) -> None:
+        """Resolve ``--ckpt_path last`` and the speed settings (``fastest``) before anything is built, so the run's
+        config, record and checkpoints hold concrete values; a resumed run keeps the ones it was trained with."""
+        run_dir = self.run_dir()
+        self.resuming = self._resolve_last(run_dir)
+        record = runs.read_record(run_dir)  # an unreadable record ends the command here, before anything is written
+        self.saved_definition = self._checkpoint_definition()
+        if self.saved_definition and self.subcommand != "fit":  # fit checks the whole definition in before_fit
+            self._check_checkpoint_network(self._subconfig().ckpt_path)
+        config = self._subconfig()
+        model = config.model.get("init_args", config.model) if "class_path" in config.model else config.model
+        self.speed = speed.resolve(
+            config.trainer.precision,
+            model.get("channels_last", False),
+            config.trainer.accelerator,
+            self.saved_definition,
+        )
+        if self.speed is not None:
+            config.trainer.precision = self.speed.precision
+            if "channels_last" in model:
+                model.channels_last = self.speed.channels_last
+            rank_zero_info(self.speed.line())
+        self._refuse_a_finished_resume(run_dir, record)
+
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
-        trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = self._subconfig_init().get("trainer") or {}
         run_dir = self.run_dir()
         first_rank = os.environ.get("LOCAL_RANK", "0") == "0"  # DDP's other ranks run under rank 0's lock and checks
         if first_rank and self.subcommand in ("fit", "validate", "test") and self.datamodule is not None:
             self.datamodule.prepare_data()  # missing or broken data end the command before the run folder is made
         if first_rank:
+            self.new_folder = None if run_dir.exists() else run_dir
             self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
         if trainer_config.get("plugins") is None:
             kwargs["plugins"] = [AtomicCheckpointIO()]
         # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
-        resuming = self._resolve_last(run_dir) or self.subcommand in ("validate", "test", "predict")
+        resuming = self.resuming or self.subcommand in ("validate", "test", "predict")
         if self.subcommand == "fit" and not resuming and first_rank:
             self._refuse_to_replace(run_dir)
         if trainer_config.get("default_root_dir") in (None, "", "."):
@@ -261,13 +346,17 @@ class ResNetCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def _refuse_to_replace(self, run_dir: Path) -> None:
-        """A new fit never erases a run that is already there, unless asked to with ``--overwrite``."""
-        status = runs.read_record(run_dir).get("status")
+        """A new fit never erases a run that is already there, unless asked to with ``--overwrite``; a folder with
+        nothing to resume (a run that failed before its first checkpoint) holds nothing to protect."""
+        status = runs.status_of(runs.read_record(run_dir))
         has_checkpoints = any((run_dir / runs.CHECKPOINT_DIR).glob("*.ckpt"))
-        if (status or has_checkpoints) and not self._subconfig().overwrite:
-            raise ValueError(
-                f"{run_dir} already holds a {status or 'checkpointed'} run: resume it with --ckpt_path last, start "
-                "another with --run_name NAME, or replace it with --overwrite true"
+        done = bool(status and status.done_training)
+        if (done or has_checkpoints) and not self._subconfig().overwrite:
+            resume = "" if done else "resume it with --ckpt_path last, "
+            state = status.value if status else "checkpointed"
+            raise ConfigError(
+                f"{run_dir} already holds a {state} run: {resume}start another with --run_name NAME, or replace it "
+                "with --overwrite true"
             )
 
     def before_fit(self) -> None:
@@ -280,16 +369,17 @@ class ResNetCLI(LightningCLI):
         for callback in self.trainer.callbacks:
             if isinstance(callback, RunRecord):
                 callback.resuming = bool(ckpt_path)  # the record continues: earlier segments' time and changes stay
+                callback.speed = self.speed
         config = self._subconfig()
         overriding = config.get("override_lr") is not None or config.get("override_precision")
         if overriding and not ckpt_path:
-            raise ValueError(
+            raise ConfigError(
                 "--override_lr and --override_precision change a resumed run: add --ckpt_path last (a new run takes "
                 "--model.lr and --trainer.precision)"
             )
         if not ckpt_path:
             return
-        saved = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get(runs.DEFINITION_KEY)
+        saved = self.saved_definition
         if saved is None:
             return  # a checkpoint from before run definitions were saved: nothing to compare against
         self.datamodule.prepare_data()
@@ -348,7 +438,7 @@ class ResNetCLI(LightningCLI):
 
     def _finish_wandb(self) -> None:
         for logger in self.trainer.loggers:
-            if isinstance(logger, WandbLogger) and logger._experiment is not None:
+            if isinstance(logger, WandbLogger) and started_experiment(logger) is not None:
                 logger.experiment.finish()
 
 
@@ -390,7 +480,7 @@ def report_command(argv: list[str]) -> None:
     if not (options.wandb or wandb_mode() == "online"):
         return
     if not wandb_logged_in():
-        raise ValueError(
+        raise ConfigError(
             "a W&B Report needs a W&B login (run `wandb login`, then `wandb sync` the offline runs); the Markdown "
             "report was written"
         )
@@ -411,16 +501,8 @@ def report_command(argv: list[str]) -> None:
     print(f"saved W&B Report {report.url}")
 
 
-# errors of the user's input or environment: one line that says what to do, no traceback
-USER_ERRORS = (
-    ValueError,
-    FileNotFoundError,
-    DatasetError,
-    ReproduceError,
-    runs.RunBusyError,
-    runs.RunWriteError,
-    NonFiniteLossError,
-)
+# what a user can fix ends with one line that says what to do; everything else keeps its traceback
+USER_ERRORS = (UserError, MisconfigurationException)
 OVERVIEW = f"""usage: {PROG} <command> [options]     (also installed as `lightning-resnet`)
 
 The networks and experiments of He et al., "Deep Residual Learning for Image Recognition" (2015).
@@ -449,6 +531,7 @@ def main(args: list[str] | None = None) -> None:
     """Console entry point; user errors (unknown model, missing data) end with one clear line, not a traceback."""
     argv = sys.argv[1:] if args is None else args
     quiet()
+    watch_parent()  # started by `reproduce` off Linux: stop when it does
     if not argv or argv[0] in ("-h", "--help"):
         print(OVERVIEW)
         return
@@ -465,6 +548,8 @@ def main(args: list[str] | None = None) -> None:
             DetectionCLI(args=argv[1:])
         else:
             ResNetCLI(args=args)
+    except NothingToDo as done:
+        print(f"lightning-resnet: {done}", file=sys.stderr)
     except USER_ERRORS as err:
         print(f"lightning-resnet: error: {err}", file=sys.stderr)
         sys.exit(2)

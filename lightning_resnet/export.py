@@ -10,6 +10,7 @@ from torch import nn
 
 from .data.cifar10 import CLASSES, CIFAR10DataModule
 from .data.views import IMAGENET_MEAN
+from .errors import ConfigError, MissingFileError
 from .models import create_model, model_entry
 
 
@@ -41,16 +42,16 @@ def read_checkpoint(path: str | Path) -> dict:
     """A Lightning checkpoint of this suite, or one clear error naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise MissingFileError(f"no checkpoint at {path}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated, empty or not a checkpoint
-        raise ValueError(
+        raise ConfigError(
             f"{path} is not a readable checkpoint ({type(err).__name__}); it may be truncated: use "
             "another checkpoint of the run (checkpoints/last.ckpt or interrupted.ckpt)"
         ) from err
     if "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
-        raise ValueError(f"{path} is not a lightning-resnet checkpoint (no state_dict and hyper_parameters)")
+        raise ConfigError(f"{path} is not a lightning-resnet checkpoint (no state_dict and hyper_parameters)")
     return checkpoint
 
 
@@ -68,7 +69,7 @@ def load_network(checkpoint: str | Path) -> TrainedNetwork:
     if model_entry(hp["arch"]).family == "cifar":
         state = saved.get(CIFAR10DataModule.__qualname__, {})
         if "mean_image" not in state:
-            raise ValueError(
+            raise ConfigError(
                 f"{checkpoint} holds no training mean image (trained before it was stored); retrain or "
                 "normalise yourself"
             )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytorch_lightning as pl
 import torch
 
+from .compat import should_update_logs
+from .errors import UserError
 
-class NonFiniteLossError(FloatingPointError):
+
+class NonFiniteLossError(UserError, FloatingPointError):
     """The training loss became NaN or infinite; the run stops without overwriting its last good checkpoint."""
 
 
@@ -17,7 +22,11 @@ class NonFiniteGuard(pl.LightningModule):
     Subclasses call :meth:`watch_loss` in ``training_step`` and may extend :attr:`advice`.
     """
 
-    advice = "resume from the last checkpoint with a lower LR (--ckpt_path last --override_lr LR)"
+    def advice(self, resumable: bool) -> str:
+        """What to do next, for the state the run is in: resume its checkpoint, or start it again."""
+        if resumable:
+            return "resume from the last checkpoint with a lower LR (--ckpt_path last --override_lr LR)"
+        return "run the same command again with a lower LR (--model.lr LR)"
 
     def __init__(self) -> None:
         super().__init__()
@@ -35,7 +44,7 @@ class NonFiniteGuard(pl.LightningModule):
         trainer = self._trainer
         if self.log_every_step or trainer is None or trainer.fast_dev_run:
             return True
-        return trainer._logger_connector.should_update_logs
+        return should_update_logs(trainer)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.logs_this_step():
@@ -50,6 +59,10 @@ class NonFiniteGuard(pl.LightningModule):
         if step < 0 and weights and not all(bool(p.isfinite().all()) for p in self.parameters()):
             step = self.global_step
         if step >= 0:
+            callbacks = self._trainer.checkpoint_callbacks if self._trainer is not None else []
+            folders = {Path(c.dirpath) for c in callbacks if getattr(c, "dirpath", None)}
+            resumable = any(any(folder.glob("*.ckpt")) for folder in folders)
+            written = "No checkpoint was written after it" if resumable else "No checkpoint was written"
             raise NonFiniteLossError(
-                f"training loss was not finite at iteration {step}. No checkpoint was written after it; {self.advice}."
+                f"training loss was not finite at iteration {step}. {written}; {self.advice(resumable)}."
             )

@@ -9,12 +9,15 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.wrappers import Running
 
+from .compat import running_values_seen, set_running_values_seen
 from .guard import NonFiniteGuard
 from .metrics import ErrorRate, error_metrics
 from .models import create_model, model_entry
 from .models.batchnorm import use_ghost_batch_norm
+from .models.checkpointing import checkpoint_activations as checkpoint_blocks
 from .multiview import PROTOCOLS, Views, view_log_probabilities
 from .optim import make_sgd
+from .speed import FASTEST, resolve
 
 # Evaluation streams during training, in the order of the DataModule's val_dataloader(): the held-out
 # split, then (where the DataModule offers it) the test set, evaluated at the same interval as the paper's
@@ -46,7 +49,8 @@ class ImageClassifier(NonFiniteGuard):
             the CIFAR recipe); ``plateau`` divides it when the validation error stops improving for
             ``plateau_patience`` validation rounds (the ImageNet recipe).
         train_error_window: the logged training error is the mean over this many recent iterations.
-        channels_last: run the network in NHWC layout (faster convolutions on recent GPUs and CPUs).
+        channels_last: run the network in NHWC layout (faster convolutions on recent GPUs and on CPUs with native
+            bf16); ``"fastest"``: where :mod:`lightning_resnet.speed` measured it faster (the CLI resolves it first).
         bn_batch: BN normalises over sub-batches of this many images in training, whatever the number of
             devices (the paper: 64 per GPU on CIFAR-10, 32 on ImageNet); ``None`` normalises each device's batch.
         momentum_form: ``caffe`` (the paper's framework: the LR scales the velocity's increment) or
@@ -54,12 +58,17 @@ class ImageClassifier(NonFiniteGuard):
         allow_tf32: let CUDA run fp32 matmuls and convolutions in TF32 (off: IEEE fp32, as the paper).
         compile: run the network through ``torch.compile`` (same weights and checkpoints; numerics equal to float
             tolerance). ``compile_mode``: ``default``, ``reduce-overhead`` (CUDA graphs) or ``max-autotune``.
+        checkpoint_activations: recompute each residual block's activations in the backward pass instead of
+            keeping them (same losses and weights; less memory, ~1/3 more compute; ``benchmarks/memory.py``).
     """
 
-    advice = (
-        f"{NonFiniteGuard.advice}, or in full precision if you trained in reduced precision "
-        "(--ckpt_path last --override_precision true --trainer.precision 32)"
-    )
+    def advice(self, resumable: bool) -> str:
+        full = (
+            "--ckpt_path last --override_precision true --trainer.precision 32"
+            if resumable
+            else "--trainer.precision 32"
+        )
+        return f"{super().advice(resumable)}, or in full precision if you trained in reduced precision ({full})"
 
     def __init__(
         self,
@@ -75,17 +84,22 @@ class ImageClassifier(NonFiniteGuard):
         lr_decay: float = 0.1,
         plateau_patience: int = 5,
         train_error_window: int = 50,
-        channels_last: bool = False,
+        channels_last: bool | Literal["fastest"] = False,
         bn_batch: int | None = None,
         momentum_form: Literal["caffe", "pytorch"] = "caffe",
         allow_tf32: bool = False,
         compile: bool = False,
         compile_mode: str | None = None,
+        checkpoint_activations: bool = False,
     ) -> None:
         super().__init__()
+        if channels_last == FASTEST:  # built in Python: resolved for the default device (the CLI resolves it first)
+            channels_last = resolve(False, FASTEST, "auto").channels_last
         self.save_hyperparameters()
         net = create_model(arch, num_classes=num_classes, shortcut=shortcut, stride_on_3x3=stride_on_3x3)
         self.net: nn.Module = use_ghost_batch_norm(net, bn_batch) if bn_batch else net
+        if checkpoint_activations:
+            checkpoint_blocks(self.net)
         size = model_entry(arch).input_size
         self.example_input_array = torch.zeros(1, 3, size, size)  # the model summary counts real multiply-adds
         if channels_last:
@@ -108,10 +122,10 @@ class ImageClassifier(NonFiniteGuard):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["train_error_seen"] = self.train_error._num_vals_seen
+        checkpoint["train_error_seen"] = running_values_seen(self.train_error)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self.train_error._num_vals_seen = checkpoint.get("train_error_seen", 0)
+        set_running_values_seen(self.train_error, checkpoint.get("train_error_seen", 0))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.channels_last:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
+from .errors import ConfigError
+
 MOMENTUM_FORMS = ("caffe", "pytorch")
 
 
@@ -18,7 +20,7 @@ class CaffeSGD(Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
         if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"lr, momentum and weight_decay must be non-negative: {lr}, {momentum}, {weight_decay}")
+            raise ConfigError(f"lr, momentum and weight_decay must be non-negative: {lr}, {momentum}, {weight_decay}")
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
     @torch.no_grad()
@@ -50,4 +52,4 @@ def make_sgd(params, form: str, lr: float, momentum: float, weight_decay: float)
         return CaffeSGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if form == "pytorch":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise ValueError(f"unknown momentum form {form!r}; choose one of {', '.join(MOMENTUM_FORMS)}")
+    raise ConfigError(f"unknown momentum form {form!r}; choose one of {', '.join(MOMENTUM_FORMS)}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import signal
 import subprocess
@@ -25,6 +24,8 @@ import submitit
 import yaml
 
 from . import runs as run_layout
+from .errors import ConfigError, UserError
+from .lifeline import child_options
 from .paper import POOLS, reproducible_ids, spec_for
 from .paper.pools import backbone_weights
 from .reporting import build_report
@@ -45,7 +46,8 @@ class PlannedRun:
 
     @property
     def trained(self) -> bool:
-        return run_layout.read_record(self.run_dir).get("status") in ("trained", "finished")
+        status = run_layout.status_of(run_layout.read_record(self.run_dir))
+        return bool(status and status.done_training)
 
     @property
     def state(self) -> str:
@@ -60,7 +62,7 @@ class PlannedRun:
     def finished(self) -> bool:
         """Trained to the end and tested as the id needs; nothing left to do."""
         record = run_layout.read_record(self.run_dir)
-        return record.get("status") == "finished" and self.metric in record.get("final", {})
+        return record.get("status") == run_layout.Status.FINISHED and self.metric in record.get("final", {})
 
     def commands(self) -> list[tuple[str, ...]]:
         """What is left to run: the fit (which resumes, and tests at its end) and the id's own test; for a run that
@@ -87,7 +89,7 @@ def resolve_preset(report_id: str, preset: str | None) -> str:
     presets = pool.presets if pool else {}
     preset = preset or next(iter(presets), "")
     if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r} for {report_id}; choose one of {', '.join(presets)}")
+        raise ConfigError(f"unknown preset {preset!r} for {report_id}; choose one of {', '.join(presets)}")
     return preset
 
 
@@ -99,7 +101,7 @@ def select_networks(report_id: str, networks: str | None) -> tuple[str, ...]:
     chosen = tuple(n.strip() for n in networks.split(",") if n.strip())
     unknown = [n for n in chosen if n not in known]
     if unknown:
-        raise ValueError(f"{report_id} has no network {', '.join(unknown)}; its networks: {', '.join(known)}")
+        raise ConfigError(f"{report_id} has no network {', '.join(unknown)}; its networks: {', '.join(known)}")
     return chosen
 
 
@@ -115,7 +117,7 @@ def plan(
     network; ``networks`` (comma-separated) restricts it to some of the id's networks."""
     spec = spec_for(report_id)
     if not spec.networks or spec.pool not in POOLS:
-        raise ValueError(
+        raise ConfigError(
             f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(reproducible_ids())}"
         )
     pool = POOLS[spec.pool]
@@ -163,15 +165,8 @@ class Train(submitit.helpers.Checkpointable):
         run_commands(*commands)
 
 
-class ReproduceError(Exception):
+class ReproduceError(UserError):
     """Runs of a reproduction failed or were stopped; what was done is kept and the same command resumes it."""
-
-
-def _die_with_parent() -> None:
-    """In a child: receive SIGTERM when ``reproduce`` dies, even by SIGKILL, so no fit trains on unattended."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class LocalRuns:
@@ -195,9 +190,9 @@ class LocalRuns:
             run.run_dir.mkdir(parents=True, exist_ok=True)
             log = open(run.run_dir / "train.log", "a")
         command = [sys.executable, "-m", "lightning_resnet", *commands[0]]
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT if log else None, env=self.env, preexec_fn=_die_with_parent
-        )
+        options = child_options()  # the child stops with this process, even after a SIGKILL
+        env = {**self.env, **options.pop("env", {})}
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT if log else None, env=env, **options)
         self.active[process] = (run, commands[1:], log)
 
     def _forward(self, signum: int, _frame) -> None:
@@ -299,7 +294,7 @@ def evaluate_ensemble(runs: list[PlannedRun], extra: tuple[str, ...] = ()) -> Pa
     record = {
         "config": {"model": {"arch": "ensemble"}, "data": {"class_path": data["class_path"], "init_args": init_args}},
         "members": [run.run_dir.name for run in members],
-        "status": "finished",
+        "status": run_layout.Status.FINISHED,
         "seed": 0,
         "global_step": 0,
         "max_steps": 0,
@@ -307,7 +302,7 @@ def evaluate_ensemble(runs: list[PlannedRun], extra: tuple[str, ...] = ()) -> Pa
         "dataset": datamodule.fingerprint(),
         **environment(),
     }
-    (folder / run_layout.RECORD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    run_layout.write_record(folder, record)
     return folder
 
 

@@ -15,11 +15,16 @@ import os
 import re
 import shutil
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from statistics import mean, stdev
 from typing import IO, Any
+
+from .errors import RecordError, UserError
+from .models import list_models, model_entry
 
 CONFIG_FILE = "config.yaml"
 RECORD_FILE = "run.json"
@@ -79,7 +84,27 @@ def run_dir(runs_dir: str | Path, experiment: str, preset: str | None, name: str
     return Path(runs_dir) / experiment_folder(experiment, preset) / name
 
 
-class RunWriteError(OSError):
+class Status(str, Enum):
+    """The state ``run.json`` records (a ``str``, so records stay plain JSON and compare with strings)."""
+
+    RUNNING = "running"  # a command is training it now (or was killed without a trace: its lock is free)
+    INTERRUPTED = "interrupted"  # stopped by a signal (Ctrl-C, SIGTERM): resumable from interrupted.ckpt
+    FAILED = "failed"  # an error stopped it; ``reason`` says which
+    STOPPED = "stopped"  # training ended before max_steps without an error (a time limit, an early stop)
+    TRAINED = "trained"  # trained to max_steps, not tested yet
+    FINISHED = "finished"  # trained and tested
+
+    @property
+    def done_training(self) -> bool:
+        return self in (Status.TRAINED, Status.FINISHED)
+
+
+def status_of(record: dict[str, Any]) -> Status | None:
+    """A record's :class:`Status`; None for a run that has not started (no record)."""
+    return Status(record["status"]) if record.get("status") else None
+
+
+class RunWriteError(UserError, OSError):
     """A file of a run could not be written (disk full, read-only folder); the previous version is intact."""
 
 
@@ -115,9 +140,20 @@ def write_record(folder: str | Path, record: dict[str, Any]) -> None:
 
 
 def read_record(folder: str | Path) -> dict[str, Any]:
-    """A run's ``run.json`` (empty when it has none)."""
+    """A run's ``run.json`` (empty when it has none); one that does not parse is a :class:`RecordError` naming it."""
     path = Path(folder) / RECORD_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RecordError(
+            f"{path} is not a readable run record ({err}): restore it from a copy (reports/records/ holds the "
+            "committed ones), or move it aside to continue the run without its recorded time"
+        ) from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path} is not a run record (a JSON object): restore it from a copy, or move it aside")
+    return record
 
 
 def export_record(run_dir: str | Path, records_dir: str | Path) -> Path:
@@ -142,13 +178,15 @@ def checkpoint_loads(path: Path) -> bool:
         return False
 
 
-def latest_checkpoint(folder: str | Path, log=print) -> Path | None:
+def latest_checkpoint(folder: str | Path, log=print, hpc_only: bool = False) -> Path | None:
     """The newest checkpoint of a run that loads, if any: ``last.ckpt`` and ``interrupted.ckpt`` in its checkpoint
-    folder, or the ``hpc_ckpt_<n>.ckpt`` Lightning saves in the run folder when SLURM preempts and requeues a job;
-    the ones skipped are named through ``log``."""
+    folder, or the ``hpc_ckpt_<n>.ckpt`` Lightning saves in the run folder when SLURM preempts and requeues a job
+    (``hpc_only``: those alone, Lightning's ``--ckpt_path hpc``); the ones skipped are named through ``log``."""
     folder = Path(folder)
-    candidates = [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPT_CHECKPOINT) if p.is_file()]
-    candidates += sorted(folder.glob("last-v*.ckpt"))  # left by Lightning's version counter in older runs
+    candidates = (
+        [] if hpc_only else [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPT_CHECKPOINT) if p.is_file()]
+    )
+    candidates += [] if hpc_only else sorted(folder.glob("last-v*.ckpt"))  # older runs' version counter
     candidates += sorted(folder.parent.glob("hpc_ckpt_*.ckpt"))  # Lightning's SLURM requeue (SIGUSR1) saves these
     for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
         if checkpoint_loads(path):
@@ -169,13 +207,16 @@ class RunLock:
         self.file = None
 
     def acquire(self) -> RunLock:
-        import fcntl
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "a+")
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "a+")
+        except OSError as err:
+            raise RunWriteError(
+                f"cannot create the run folder {self.path.parent} ({err.strerror}): choose a writable --runs_dir"
+            ) from None
+        try:
+            _lock_exclusively(self.file)
+        except (BlockingIOError, PermissionError):
             self.file.seek(0)
             holder = self.file.read().strip() or "another process"
             self.file.close()
@@ -194,7 +235,35 @@ class RunLock:
             self.file.close()  # closing the file drops the flock
 
 
-class RunBusyError(RuntimeError):
+def _lock_exclusively(file: IO[str]) -> None:
+    """An exclusive, non-blocking lock that the OS drops with its process: ``flock`` (POSIX), ``msvcrt`` (Windows)."""
+    if os.name == "nt":
+        import msvcrt
+
+        file.seek(0)
+        msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+# what a command writes into a run folder before anything of the run itself (record, metrics, checkpoints)
+PREPARATION_FILES = frozenset({".lock", "wandb_id.txt", "config.yaml", "hparams.yaml", "wandb", "train.log"})
+
+
+def remove_if_empty_run(run_dir: Path) -> bool:
+    """Remove ``run_dir`` if it holds only what a command writes before its run begins (its lock, W&B id, config):
+    a command that failed on its settings leaves no folder behind. True if removed."""
+    entries = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
+    wandb = run_dir / "wandb"
+    if not run_dir.is_dir() or entries - PREPARATION_FILES or (wandb.is_dir() and any(wandb.glob("*run-*"))):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return True
+
+
+class RunBusyError(UserError, RuntimeError):
     """Another process holds the run folder."""
 
 
@@ -252,6 +321,12 @@ class Run:
         return f"{minutes:.1f} min for {self.timed_steps:,} of its iterations"
 
     @property
+    def hardware(self) -> str | None:
+        """The machine(s) the run trained on, in order (a run resumed elsewhere names each); else the record's."""
+        labels = dict.fromkeys(s["hardware"] for s in self.record.get("segments", []))
+        return "; ".join(labels) if labels else self.record.get("hardware")
+
+    @property
     def data(self) -> dict:
         """The DataModule's arguments the run was configured with."""
         return self.record.get("config", {}).get("data", {}).get("init_args", {})
@@ -267,7 +342,7 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return self.record.get("status") == "finished"
+        return self.record.get("status") == Status.FINISHED
 
     @property
     def steps(self) -> int:
@@ -289,11 +364,16 @@ def read_curves(path: Path) -> dict[str, list[tuple[int, float]]]:
     if not path.is_file():
         return {}
     with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            step = int(float(row["step"]))
-            for key, value in row.items():
-                if key not in ("step", "epoch") and value not in ("", None):
-                    curves.setdefault(key, {})[step] = float(value)  # a resumed run re-logs a step: keep the last
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                step = int(float(row["step"]))
+                for key, value in row.items():
+                    if key not in ("step", "epoch") and value not in ("", None):
+                        curves.setdefault(key, {})[step] = float(value)  # a resumed run re-logs a step: the last
+            except (KeyError, TypeError, ValueError) as err:
+                raise RecordError(
+                    f"{path}, line {line}: not a metrics row ({err}); restore the file from a copy, or remove that line"
+                ) from None
     return {key: sorted(points.items()) for key, points in curves.items()}
 
 
@@ -301,18 +381,36 @@ def read_responses(path: Path) -> list[float] | None:
     if not path.is_file():
         return None
     with open(path, newline="") as f:
-        return [float(row["std"]) for row in csv.DictReader(f)]
+        try:
+            return [float(row["std"]) for row in csv.DictReader(f)]
+        except (KeyError, TypeError, ValueError) as err:
+            raise RecordError(f"{path} is not a layer-response table ({err}): restore it, or remove it") from None
 
 
 def depth_of(network: str) -> int:
-    digits = "".join(c for c in split_network(network)[0] if c.isdigit())
-    return int(digits) if digits else 0
+    """The network's depth from its registry entry (0 for what is not a registered network: an ensemble)."""
+    arch = split_network(network)[0]
+    return model_entry(arch).depth if arch in list_models() else 0
 
 
-def load_runs(runs_dir: str | Path, experiment: str) -> list[Run]:
-    """Every run under ``runs_dir/experiment`` that has a record, sorted by network depth, name and seed."""
+def load_runs(runs_dir: str | Path, experiment: str, unreadable: list[str] | None = None) -> list[Run]:
+    """Every run under ``runs_dir/experiment`` that has a record, sorted by network depth, name and seed.
+
+    A run whose files do not parse is left out and named in ``unreadable`` (its message also goes to stderr), so one
+    broken run does not stop a page of the others.
+    """
     folder = Path(runs_dir) / experiment
-    runs = [run for path in sorted(folder.iterdir() if folder.is_dir() else []) if (run := Run.read(path)).record]
+    runs = []
+    for path in sorted(folder.iterdir() if folder.is_dir() else []):
+        try:
+            run = Run.read(path)
+        except RecordError as err:
+            print(f"lightning-resnet: skipping {path.name}: {err}", file=sys.stderr)
+            if unreadable is not None:
+                unreadable.append(path.name)
+            continue
+        if run.record:
+            runs.append(run)
     return sorted(runs, key=lambda r: (depth_of(r.network), r.network, r.seed or 0))
 
 

@@ -7,7 +7,6 @@ which ``wandb sync <run_dir>/wandb/offline-run-*`` uploads later. ``WANDB_MODE``
 
 from __future__ import annotations
 
-import csv
 import json
 import netrc
 import os
@@ -28,6 +27,9 @@ from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
+from .compat import appending_csv_writer, forget_experiment, started_experiment, wandb_init_arguments
+from .errors import ConfigError
+from .hardware import machine, machine_label
 from .runs import read_record
 
 DEFAULT_PROJECT = "lightning-resnet"
@@ -38,15 +40,6 @@ USER_DATA_DIR = os.environ.get("WANDB_DATA_DIR")  # where the user wants W&B's a
 def artifacts_dir(run_dir: str | Path) -> Path:
     """Where a run's W&B artifact files are staged: inside the run folder, so a copied run folder syncs whole."""
     return Path(run_dir).resolve() / "wandb" / "artifacts"
-
-
-class _AppendingWriter(ExperimentWriter):
-    """Lightning's CSV writer, but a resumed run appends to its ``metrics.csv`` instead of deleting it."""
-
-    def _check_log_dir_exists(self) -> None:
-        if self._fs.isfile(self.metrics_file_path):
-            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
-                self.metrics_keys = next(csv.reader(f), [])
 
 
 class RunCSVLogger(CSVLogger):
@@ -64,10 +57,7 @@ class RunCSVLogger(CSVLogger):
     @property
     @rank_zero_experiment
     def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
-        return self._experiment
+        return appending_csv_writer(self)
 
 
 class RunWandbLogger(WandbLogger):
@@ -77,14 +67,15 @@ class RunWandbLogger(WandbLogger):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Lightning always passes `anonymous` (None by default), which W&B answers with "has no effect" on every run
-        if self._wandb_init.get("anonymous") is None:
-            self._wandb_init.pop("anonymous", None)
+        if wandb_init_arguments(self).get("anonymous") is None:
+            wandb_init_arguments(self).pop("anonymous", None)
 
     def finalize(self, status: str) -> None:
         super().finalize(status)
-        if status != "success" and self._experiment is not None:
-            self._experiment.finish(exit_code=1)
-            self._experiment = None
+        run = started_experiment(self)
+        if status != "success" and run is not None:
+            run.finish(exit_code=1)
+            forget_experiment(self)
 
 
 def wandb_logged_in() -> bool:
@@ -235,15 +226,12 @@ def git_state(repo: Path | None = None) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    """Package versions and hardware, for the run's config."""
+    """Package versions and the machine (:mod:`lightning_resnet.hardware`), for the run's record and config."""
     import pytorch_lightning
     import torchvision
     import wandb
 
-    if torch.cuda.is_available():
-        device = f"{torch.cuda.device_count()}x {torch.cuda.get_device_name(0)}"
-    else:
-        device = f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    info = machine()
     return {
         "versions": {
             "torch": torch.__version__,
@@ -252,7 +240,8 @@ def environment() -> dict[str, Any]:
             "wandb": wandb.__version__,
             "python": platform.python_version(),
         },
-        "hardware": device,
+        "hardware": machine_label(info),
+        "machine": info,
         "hostname": platform.node(),
     }
 
@@ -308,9 +297,9 @@ def sync_command(argv: list[str]) -> None:
     run_dirs = options.run_dirs or sorted(p.parent.parent for p in options.runs_dir.glob("*/*/wandb/offline-run-*"))
     commands = [(d, c) for d in dict.fromkeys(run_dirs) if (c := sync_commands(d, options.project))]
     if not commands:
-        raise ValueError(f"no offline W&B runs under {', '.join(map(str, run_dirs or [options.runs_dir]))}")
+        raise ConfigError(f"no offline W&B runs under {', '.join(map(str, run_dirs or [options.runs_dir]))}")
     if not options.dry_run and not wandb_logged_in():
-        raise ValueError(
+        raise ConfigError(
             "uploading needs a W&B login: run `wandb login`, then this command again (nothing was uploaded)"
         )
     for run_dir, command in commands:

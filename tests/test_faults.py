@@ -172,8 +172,8 @@ def test_a_new_fit_never_erases_a_finished_run(tmp_path: Path, cifar_dir: Path) 
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 2
     assert out.strip().splitlines()[-1] == (
-        f"lightning-resnet: error: {run_dir} already holds a finished run: resume it with --ckpt_path last, start "
-        "another with --run_name NAME, or replace it with --overwrite true"
+        f"lightning-resnet: error: {run_dir} already holds a finished run: start another with --run_name NAME, or "
+        "replace it with --overwrite true"
     )
     after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and p.name != ".lock"}
     assert after == {k: v for k, v in before.items() if k != ".lock"}  # nothing touched

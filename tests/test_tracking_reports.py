@@ -421,7 +421,7 @@ def test_the_wandb_report_shows_the_pages_figures_from_a_run_it_queries(tmp_path
     shutil.copy(reports / "fig1-smoke.md", page)
     shutil.copytree(reports / "figures", tmp_path / "figures")
     keys = log_figures(page, entity=None, project="lightning-resnet", folder=tmp_path)
-    assert keys == ["figures/fig1-smoke_errors"]  # the one figure the page shows
+    assert keys == ["figures/fig1-smoke_errors", "figures/fig1-smoke_errors_full"]  # the figures the page shows
     folder = next((tmp_path / "wandb").glob("offline-run-*"))
     logged = read_wandb_history(folder)
     assert any(row.get("figures/fig1-smoke_errors._type") == "image-file" for row in logged)

@@ -10,6 +10,7 @@ import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
+from ..compat import save_last_checkpoint
 from ..guard import NonFiniteLossError
 from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT, RunWriteError, write_atomically
 
@@ -79,5 +80,4 @@ class LastCheckpoint(ModelCheckpoint):
         super().__init__(save_last=True, save_top_k=0, enable_version_counter=False)  # never last-v1.ckpt
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        save_last_checkpoint(self, trainer)

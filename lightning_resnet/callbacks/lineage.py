@@ -20,6 +20,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import WandbLogger
 
+from ..compat import wandb_run_offline
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT
 from ..tracking import artifacts_dir, dataset_artifact
 
@@ -45,7 +46,7 @@ class WandbLineage(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         run, datamodule = _wandb_run(trainer), trainer.datamodule
-        if run is None or stage != "fit" or not hasattr(datamodule, "fingerprint") or run.settings._offline:
+        if run is None or stage != "fit" or not hasattr(datamodule, "fingerprint") or wandb_run_offline(run):
             return
         run.use_artifact(dataset_artifact(datamodule.fingerprint()))
 

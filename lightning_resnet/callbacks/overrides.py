@@ -7,6 +7,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
+from ..compat import set_scheduler_lr
 from ..runs import read_record, write_record
 
 
@@ -29,7 +30,7 @@ class ResumeOverrides(Callback):
                 for group in optimizer.param_groups:
                     group["lr"] = self.lr
             for config in trainer.lr_scheduler_configs:
-                config.scheduler._last_lr = [self.lr for _ in config.scheduler.optimizer.param_groups]
+                set_scheduler_lr(config.scheduler, self.lr)
             change["lr"] = {"from": previous, "to": self.lr}
         if self.precision is not None:
             change["precision"] = {"from": self.precision[0], "to": self.precision[1]}

@@ -18,9 +18,21 @@ from pytorch_lightning.cli import SaveConfigCallback
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from ..compat import wandb_run_offline
 from ..data.distributed import per_device_batch_size
 from ..data.stream import run_seed
-from ..runs import DEFINITION_KEY, NOT_DEFINING, RECORD_FILE, read_record, tracking_keys, write_record
+from ..hardware import machine_label
+from ..runs import (
+    DEFINITION_KEY,
+    NOT_DEFINING,
+    RECORD_FILE,
+    Status,
+    read_record,
+    status_of,
+    tracking_keys,
+    write_record,
+)
+from ..speed import SpeedSettings
 from ..tracking import ID_FILE, environment, git_state
 from .warmup import TrainErrorWarmup
 
@@ -30,7 +42,7 @@ def wandb_links(trainer: pl.Trainer) -> dict[str, Any]:
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             run = logger.experiment
-            offline = bool(getattr(run, "offline", False) or getattr(run.settings, "_offline", False))
+            offline = wandb_run_offline(run)
             url = None if offline else getattr(run, "url", None)
             ids = Path(trainer.default_root_dir, ID_FILE)
             first = ids.read_text().split()[0] if ids.is_file() else run.id  # offline segments sync into the first id
@@ -77,6 +89,7 @@ class RunRecord(SaveConfigCallback):
         self._started, self._base_seconds, self.definition = time.monotonic(), 0.0, None
         # set by the CLI before fit: Lightning names the checkpoint it resumes from only after the setup hooks
         self.resuming = False
+        self.speed: SpeedSettings | None = None  # set by the CLI: how `fastest` was resolved, if it was asked for
         self._base_steps: int | None = 0  # iterations the earlier segments' recorded time covers (None: unknown)
         self._segment_start: int | None = None  # the iteration this segment resumed at
 
@@ -125,6 +138,7 @@ class RunRecord(SaveConfigCallback):
             "max_steps": trainer.max_steps,
             "git": git_state(),
             "dataset": fingerprint,
+            "speed": self.speed.as_record() if self.speed else None,
             **environment(),
         }
         for logger in trainer.loggers:
@@ -140,12 +154,18 @@ class RunRecord(SaveConfigCallback):
             # a record from before timed_steps was kept may hold only its last segment's time: then unknown
             self._base_steps = 0 if fresh else previous.get("timed_steps")
             # the W&B run this record belongs to, and where to see it once it is online or synced
-            self._update(trainer, **record, **fresh, status="running", reason=None, wandb=wandb_links(trainer) or None)
+            self._update(
+                trainer, **record, **fresh, status=Status.RUNNING, reason=None, wandb=wandb_links(trainer) or None
+            )
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._segment_start = trainer.global_step  # the checkpoint is restored by now
         tf32 = {"matmul": torch.backends.cuda.matmul.allow_tf32, "convolutions": torch.backends.cudnn.allow_tf32}
-        self._update(trainer, tf32=tf32)
+        # each segment's machine: a run resumed elsewhere says which iterations ran where
+        segments = read_record(Path(trainer.default_root_dir)).get("segments", []) if trainer.is_global_zero else []
+        here = {"from_step": trainer.global_step, "hardware": machine_label(device=trainer.strategy.root_device.type)}
+        earlier = [s for s in segments if s["from_step"] < trainer.global_step]
+        self._update(trainer, tf32=tf32, segments=[*earlier, here])
 
     def _progress(self, trainer: pl.Trainer) -> dict[str, Any]:
         """The heartbeat: iterations done, training seconds over all segments, and the iterations those seconds
@@ -159,11 +179,14 @@ class RunRecord(SaveConfigCallback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         trained = trainer.global_step >= trainer.max_steps > 0
         final = _scalars(trainer.callback_metrics, "val/")
-        self._update(trainer, status="trained" if trained else "stopped", **self._progress(trainer), final=final)
+        self._update(
+            trainer, status=Status.TRAINED if trained else Status.STOPPED, **self._progress(trainer), final=final
+        )
 
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         record = read_record(Path(trainer.default_root_dir))
-        status = "finished" if record.get("status") in ("trained", "finished") else record.get("status")
+        status = status_of(record)
+        status = Status.FINISHED if status and status.done_training else status
         self._update(trainer, final=_scalars(trainer.callback_metrics, "test/"), status=status)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
@@ -172,5 +195,5 @@ class RunRecord(SaveConfigCallback):
             return
         stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
         reason = "interrupted by a signal" if stopped else f"{type(exception).__name__}: {exception}"[:500]
-        status = "interrupted" if stopped else "failed"
+        status = Status.INTERRUPTED if stopped else Status.FAILED
         self._update(trainer, status=status, reason=reason, **self._progress(trainer))

@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import ConfigError, MissingFileError, UserError
 from .distributed import per_device_batch_size
 from .stream import StepBatches, StepBatchLoader
 from .transforms import random_hflip, random_pad_crop
@@ -37,7 +38,7 @@ def image_files(source: str) -> list[Path]:
         return [path]
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() else []
     if not files:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no images ({', '.join(IMAGE_SUFFIXES)}) at {path}: give an image file or a folder of them"
         )
     return files
@@ -55,7 +56,7 @@ def read_test_view(path: Path, size: int = 32) -> torch.Tensor:
     return TF.resize(image, [size, size], antialias=True)
 
 
-class DatasetError(RuntimeError):
+class DatasetError(UserError, RuntimeError):
     """The dataset files are there but unreadable or inconsistent."""
 
 
@@ -168,7 +169,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if not 0 <= val_size < NUM_TRAIN:
-            raise ValueError(f"val_size must be in [0, {NUM_TRAIN}), got {val_size}")
+            raise ConfigError(f"val_size must be in [0, {NUM_TRAIN}), got {val_size}")
         self.save_hyperparameters()
         self.data_dir = resolve_data_dir(data_dir)
         self.mean_image: torch.Tensor | None = None
@@ -185,7 +186,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
             f"{FOLDER}/"
         )
         if not self.hparams.download:
-            raise FileNotFoundError(missing_msg + ", or set download=true.")
+            raise MissingFileError(missing_msg + ", or set download=true.")
         import socket
 
         from torchvision.datasets import CIFAR10
@@ -195,7 +196,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
         try:
             CIFAR10(str(self.data_dir), train=True, download=True)
         except Exception as err:  # no network, a silent proxy (timeout), disk full...
-            raise FileNotFoundError(f"{missing_msg}. Downloading it failed ({type(err).__name__}: {err}).") from err
+            raise MissingFileError(f"{missing_msg}. Downloading it failed ({type(err).__name__}: {err}).") from err
         finally:
             socket.setdefaulttimeout(previous)
 
@@ -328,6 +329,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
         images = self.normalize(images)
         # Zero padding happens after mean subtraction, so the padded border is the mean colour.
         if key and self.hparams.augment:
-            generator = torch.Generator(images.device).manual_seed(key[0])
+            # CUDA draws on the device; elsewhere (CPU, and MPS, whose generator lacks ops) the CPU draws
+            generator = torch.Generator(images.device if images.device.type == "cuda" else "cpu").manual_seed(key[0])
             images = random_hflip(random_pad_crop(images, self.hparams.padding, generator), generator=generator)
         return images, labels

@@ -29,6 +29,7 @@ from torchvision import tv_tensors
 from torchvision.datasets import CocoDetection, VOCDetection, wrap_dataset_for_transforms_v2
 from torchvision.transforms import v2
 
+from ..errors import MissingFileError
 from .cifar10 import DATA_DIR_ENV, DatasetError
 from .distributed import per_device_batch_size
 
@@ -175,7 +176,7 @@ class VOCDataModule(DetectionDataModule):
                 "scores submitted detections; test locally with --data.init_args.test_set 2007-test"
             )
         if not (folder / "ImageSets" / "Main" / f"{image_set}.txt").is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"PASCAL VOC {name} not found: expected {folder}/ImageSets/Main/{image_set}.txt with Annotations/ "
                 f"and JPEGImages/ beside it; point data_dir (or ${DATA_DIR_ENV}, whose voc/ subfolder is the "
                 "default) at the folder holding VOCdevkit/"
@@ -226,7 +227,7 @@ class COCODataModule(DetectionDataModule):
         for split in (self.hparams.train_split, self.hparams.test_split):
             images, annotations = self._paths(split)
             if not images.is_dir() or not annotations.is_file():
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f"COCO {split} not found: expected {images}/ and {annotations}; point data_dir (or "
                     f"${DATA_DIR_ENV}, whose coco/ subfolder is the default) at the folder holding them"
                 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 
+from ..errors import ConfigError
+
 
 def batch_shards(trainer: pl.Trainer | None, training: bool = True) -> int:
     """Into how many loader batches one optimizer step's batch is cut: devices x gradient-accumulation steps."""
@@ -17,7 +19,7 @@ def per_device_batch_size(global_batch: int, trainer: pl.Trainer | None, trainin
     shards = batch_shards(trainer, training)
     if global_batch % shards:
         accumulate = getattr(trainer, "accumulate_grad_batches", 1) if training else 1
-        raise ValueError(
+        raise ConfigError(
             f"batch_size {global_batch} is the global batch and must divide evenly over "
             f"the {trainer.world_size} devices ({trainer.num_nodes} nodes x {trainer.num_devices} devices) x "
             f"{accumulate} accumulation steps; choose "

@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data._utils.collate import default_collate
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
+from ..errors import ConfigError, MissingFileError
 from .cifar10 import DATA_DIR_ENV, DatasetError
 from .distributed import per_device_batch_size
 from .stream import run_seed, stream_key
@@ -148,9 +149,9 @@ class ImageNetDataModule(pl.LightningDataModule):
         super().__init__()
         for name, protocol in (("val_protocol", val_protocol), ("test_protocol", test_protocol)):
             if protocol not in PROTOCOLS:
-                raise ValueError(f"{name} must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+                raise ConfigError(f"{name} must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         if not crop_size <= train_scale[0] <= train_scale[1]:
-            raise ValueError(f"train_scale {tuple(train_scale)} must be ordered and at least crop_size {crop_size}")
+            raise ConfigError(f"train_scale {tuple(train_scale)} must be ordered and at least crop_size {crop_size}")
         self.save_hyperparameters()
         self.data_dir = Path(data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data") / "imagenet").expanduser()
         self.mean, self.pca_basis = torch.tensor(IMAGENET_MEAN), PCA_BASIS  # moved to the training device once
@@ -169,7 +170,7 @@ class ImageNetDataModule(pl.LightningDataModule):
 
     def prepare_data(self) -> None:
         if find_layout(self.data_dir) is None:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"ImageNet not found under {self.data_dir}: {LAYOUT_HELP.format(root=self.data_dir)}. Point data_dir "
                 f"(or ${DATA_DIR_ENV}, whose imagenet/ subfolder is the default) at it; ImageNet cannot be downloaded "
                 "automatically (it needs an account at image-net.org)."

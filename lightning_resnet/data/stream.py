@@ -17,6 +17,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from ..errors import ConfigError
 from .distributed import batch_shards
 
 
@@ -81,7 +82,7 @@ class StepBatchLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state != (current := self.state_dict()):
-            raise ValueError(
+            raise ConfigError(
                 f"this run's training stream {current} differs from the checkpoint's {state}; resume with the same "
                 "data, batch and seed"
             )

@@ -24,6 +24,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign, roi_pool
 
 from ..data.views import IMAGENET_MEAN
+from ..errors import ConfigError, MissingFileError
 from ..models import create_model
 from ..models.imagenet import ImageNetResNet
 
@@ -130,7 +131,7 @@ def resnet(arch: str, shortcut: str | None, weights: str | None) -> Backbone:
 
     trained = load_network(weights)
     if trained.arch != arch:
-        raise ValueError(
+        raise ConfigError(
             f"{weights} holds a {trained.arch}, not the {arch} backbone asked for: pass a {arch} checkpoint"
         )
     return resnet_c4(trained.net)
@@ -141,18 +142,18 @@ def from_torchvision(arch: str, source: dict[str, torch.Tensor]) -> dict[str, to
     target = create_model(arch, shortcut="B", stride_on_3x3=True).state_dict()
     shapes = [tuple(v.shape) for v in target.values()], [tuple(v.shape) for v in source.values()]
     if shapes[0] != shapes[1]:
-        raise ValueError(f"torchvision's {arch} does not map onto this suite's {arch}")
+        raise ConfigError(f"torchvision's {arch} does not map onto this suite's {arch}")
     return OrderedDict((name, value) for name, value in zip(target, source.values()))
 
 
 def build_backbone(arch: str, shortcut: str | None = None, weights: str | None = None) -> Backbone:
     if arch not in BACKBONES:
-        raise ValueError(f"unknown detection backbone {arch!r}; choose one of {', '.join(BACKBONES)}")
+        raise ConfigError(f"unknown detection backbone {arch!r}; choose one of {', '.join(BACKBONES)}")
     if weights not in (None, "torchvision") and not Path(weights).is_file():
-        raise FileNotFoundError(f"no backbone weights at {weights}: pass a trained ImageNet checkpoint of this suite")
+        raise MissingFileError(f"no backbone weights at {weights}: pass a trained ImageNet checkpoint of this suite")
     if arch == "vgg16":
         if shortcut is not None:
-            raise ValueError("vgg16 has no shortcuts; drop --model.shortcut")
+            raise ConfigError("vgg16 has no shortcuts; drop --model.shortcut")
         return vgg16(weights)
     return resnet(arch, shortcut, weights)
 

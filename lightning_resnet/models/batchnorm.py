@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 
 class GhostBatchNorm2d(nn.BatchNorm2d):
     """``BatchNorm2d`` that, in training, normalises each consecutive ``sub_batch`` images on their own.
@@ -27,7 +29,7 @@ class GhostBatchNorm2d(nn.BatchNorm2d):
         if not (self.training and size) or len(x) == size:
             return super().forward(x)
         if len(x) % size:
-            raise ValueError(
+            raise ConfigError(
                 f"BN sub-batch {size} does not divide the per-device batch of {len(x)} images: choose a batch size "
                 f"(per device, after accumulation) that is a multiple of {size}, or set model.bn_batch to null."
             )

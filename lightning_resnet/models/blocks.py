@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+
 ShortcutOption = Literal["A", "B", "C", "none"]
 SHORTCUT_OPTIONS: tuple[str, ...] = ("A", "B", "C", "none")
 
@@ -41,7 +43,7 @@ class ZeroPadShortcut(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
         if out_channels < in_channels:
-            raise ValueError(f"option A cannot reduce channels ({in_channels} -> {out_channels})")
+            raise ConfigError(f"option A cannot reduce channels ({in_channels} -> {out_channels})")
         self.stride = stride
         self.pad_before = (out_channels - in_channels) // 2
         self.pad_after = out_channels - in_channels - self.pad_before
@@ -60,7 +62,7 @@ class ZeroPadShortcut(nn.Module):
 def make_shortcut(option: str, in_channels: int, out_channels: int, stride: int) -> nn.Module | None:
     """The shortcut branch of one block, or ``None`` for a plain block."""
     if option not in SHORTCUT_OPTIONS:
-        raise ValueError(f"unknown shortcut option {option!r}; choose one of {', '.join(SHORTCUT_OPTIONS)}")
+        raise ConfigError(f"unknown shortcut option {option!r}; choose one of {', '.join(SHORTCUT_OPTIONS)}")
     if option == "none":
         return None
     reshapes = stride != 1 or in_channels != out_channels

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from .blocks import BasicBlock, conv_bn, init_he_, make_stage
 from .registry import register_model
 
@@ -32,7 +33,7 @@ class CifarResNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth < 8 or (depth - 2) % 6:
-            raise ValueError(
+            raise ConfigError(
                 f"CIFAR depth must be 6n+2 with n >= 1 (e.g. {', '.join(map(str, CIFAR_DEPTHS))}), got {depth}"
             )
         n = (depth - 2) // 6
@@ -57,9 +58,9 @@ def cifar_network(
 ) -> CifarResNet:
     """``resnet<depth>`` (option A unless ``shortcut`` says otherwise) or ``plain<depth>`` (no shortcuts)."""
     if stride_on_3x3:
-        raise ValueError("stride_on_3x3 applies to ImageNet bottleneck nets only")
+        raise ConfigError("stride_on_3x3 applies to ImageNet bottleneck nets only")
     if not residual and shortcut not in (None, "none"):
-        raise ValueError(
+        raise ConfigError(
             f"plain{depth} is a plain network and has no shortcuts; drop shortcut={shortcut!r} or use resnet{depth}"
         )
     return CifarResNet(depth, shortcut=(shortcut or "A") if residual else "none", num_classes=num_classes or 10)
@@ -68,5 +69,10 @@ def cifar_network(
 for _depth in (SMALLEST, *CIFAR_DEPTHS):
     for _kind in ("plain", "resnet"):
         register_model(
-            f"{_kind}{_depth}", partial(cifar_network, _depth, _kind == "resnet"), family="cifar", input_size=32
+            f"{_kind}{_depth}",
+            partial(cifar_network, _depth, _kind == "resnet"),
+            family="cifar",
+            input_size=32,
+            depth=_depth,
+            residual=_kind == "resnet",
         )

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
 from .blocks import BasicBlock, Bottleneck, conv_bn, init_he_, make_stage
 from .registry import register_model
 
@@ -39,7 +40,7 @@ class ImageNetResNet(nn.Module):
     ) -> None:
         super().__init__()
         if depth not in IMAGENET_LAYOUTS:
-            raise ValueError(f"ImageNet depth must be one of {', '.join(map(str, IMAGENET_DEPTHS))}, got {depth}")
+            raise ConfigError(f"ImageNet depth must be one of {', '.join(map(str, IMAGENET_DEPTHS))}, got {depth}")
         block, counts = IMAGENET_LAYOUTS[depth]
         self.depth, self.shortcut = depth, shortcut
         block_kwargs = {"shortcut": shortcut}
@@ -66,7 +67,7 @@ def imagenet_network(
 ) -> ImageNetResNet:
     """``resnet<depth>`` (option B unless ``shortcut`` says otherwise) or ``plain<depth>`` (no shortcuts)."""
     if not residual and shortcut not in (None, "none"):
-        raise ValueError(
+        raise ConfigError(
             f"plain{depth} is a plain network and has no shortcuts; drop shortcut={shortcut!r} or use resnet{depth}"
         )
     kind = (shortcut or "B") if residual else "none"
@@ -76,5 +77,10 @@ def imagenet_network(
 for _depth in IMAGENET_DEPTHS:
     for _kind in ("plain", "resnet"):
         register_model(
-            f"{_kind}{_depth}", partial(imagenet_network, _depth, _kind == "resnet"), family="imagenet", input_size=224
+            f"{_kind}{_depth}",
+            partial(imagenet_network, _depth, _kind == "resnet"),
+            family="imagenet",
+            input_size=224,
+            depth=_depth,
+            residual=_kind == "resnet",
         )

@@ -12,24 +12,32 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..errors import ConfigError
+
 ModelFactory = Callable[..., nn.Module]
 
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """What is known of a registered network without building it: nothing parses a name to find these."""
+
     factory: ModelFactory
     family: str  # "cifar" (32x32 inputs) or "imagenet" (224x224)
     input_size: int
+    depth: int = 0  # weighted layers, as the paper counts them
+    residual: bool = True  # False for the plain twins (no shortcuts)
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, factory: ModelFactory, family: str, input_size: int) -> None:
+def register_model(
+    name: str, factory: ModelFactory, family: str, input_size: int, depth: int = 0, residual: bool = True
+) -> None:
     """Make ``factory`` available as ``create_model(name)``; a name is registered once."""
     if name in _MODELS:
         raise ValueError(f"model {name!r} is already registered")
-    _MODELS[name] = ModelEntry(factory, family, input_size)
+    _MODELS[name] = ModelEntry(factory, family, input_size, depth, residual)
 
 
 def list_models(family: str | None = None) -> list[str]:
@@ -41,7 +49,7 @@ def model_entry(name: str) -> ModelEntry:
     if name not in _MODELS:
         close = difflib.get_close_matches(name, list(_MODELS), n=3)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        raise ValueError(f"Unknown model {name!r}.{hint} Registered: {', '.join(_MODELS)}.")
+        raise ConfigError(f"Unknown model {name!r}.{hint} Registered: {', '.join(_MODELS)}.")
     return _MODELS[name]
 
 

@@ -65,6 +65,8 @@ class ReportSpec:
     ensemble: bool = False  # the id combines its networks' trained runs into one ensemble (Table 5)
     note: str = ""  # what the page must say about how its number compares with the paper's
     detection: tuple[DetectionResult, ...] = ()  # a detection table (Tables 7, 8): the paper's mAPs per row
+    split_metrics: bool = False  # the figure draws training and test error in panels of their own (Figure 1)
+    error_range: tuple[float, float] | None = None  # the paper's y-axis (percent); the page adds the full range
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
@@ -81,6 +83,7 @@ RESNET1202_NOTE = (
 )
 
 PLAIN = ("plain20", "plain32", "plain44", "plain56")
+PAPER_ERROR_RANGE = (0.0, 20.0)  # Figures 1 and 6 plot error from 0 to 20%
 RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 TABLE2_NETS = ("plain18", "plain34", "resnet18-A", "resnet34-A")
 TABLE3_NETS = ("plain34", "resnet34-A", "resnet34-B", "resnet34-C", "resnet50", "resnet101", "resnet152")
@@ -99,6 +102,8 @@ SPECS: dict[str, ReportSpec] = {
             panels=(("plain networks", ("plain20", "plain56")),),
             networks=("plain20", "plain56"),
             pool="cifar10",
+            split_metrics=True,
+            error_range=PAPER_ERROR_RANGE,
             findings=(
                 falls_along(
                     "plain-56 has higher training error than plain-20 (degradation)", "train", "plain56", "plain20"
@@ -113,6 +118,7 @@ SPECS: dict[str, ReportSpec] = {
             networks=(*PLAIN, *RESNETS, "resnet1202"),
             pool="cifar10",
             small_scale_note=RESNET1202_NOTE,
+            error_range=PAPER_ERROR_RANGE,
             findings=(
                 falls_along(
                     "deeper plain nets have higher training error (plain-56 > plain-20)", "train", "plain56", "plain20"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from importlib.resources import as_file, files
 from pathlib import Path
 
+from ..errors import MissingFileError
 from ..models import list_models
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, run_dir, run_name
 
@@ -28,7 +29,7 @@ def config_path(name: str) -> Path:
     except ModuleNotFoundError:  # run from a source checkout on PYTHONPATH, without installing
         found = SOURCE_TREE / "reproductions" / name
     if not found.is_file():
-        raise FileNotFoundError(f"no reproduction config {name!r} in {CONFIG_PACKAGE}")
+        raise MissingFileError(f"no reproduction config {name!r} in {CONFIG_PACKAGE}")
     return found
 
 

@@ -6,6 +6,7 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..paper import SPECS, spec_for
 from ..runs import Run, export_record, load_runs
 from .markdown import RECORDS, write_index, write_report
@@ -37,9 +38,10 @@ def build_report(
     measured throughput in ``throughput_file``.
     """
     spec = spec_for(report_id)
-    runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group)]
+    unreadable: list[str] = []
+    runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group, unreadable)]
     if report_id not in SPECS and not runs:  # a typo must not add a page of nothing to the index
-        raise ValueError(
+        raise ConfigError(
             f"no report id or runs named {report_id!r} (looked in {Path(runs_dir) / spec.groups(preset)[0]}); "
             f"report ids: {', '.join(SPECS)}"
         )
@@ -57,6 +59,7 @@ def build_report(
         reports_dir,
         preset,
         unfinished=unfinished,
+        unreadable=unreadable,
         throughput=load_throughput(throughput_file),
     )
     return page, finished

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..models.costs import forward_macs, parameters, training_flops
 from ..paper import METRIC_NAMES, POOLS, SPECS, ReportSpec, interpretations_table
 from ..paper.numbers import CIFAR10_REPRODUCTIONS
-from ..runs import Run, depth_of, mean_std, parse_run_name, split_network
+from ..runs import Run, depth_of, mean_std, parse_run_name, split_network, write_atomically
 from .architectures import ARCHITECTURE_NOTE, architecture_table
 from .detection import detection_section
 from .figures import plot_error_panels, plot_layer_responses
@@ -67,10 +68,15 @@ def scale_table(runs: list[Run]) -> list[str]:
             time = "; ".join(r.training_time() for r in group)
         lines.append(
             f"| {network} | {steps} | {images} | {batch} | {_cell({r.record.get('precision') for r in group})} | "
-            f"{_cell({r.record.get('hardware') for r in group})} | {_cell({r.seed for r in group})} | {time} | "
+            f"{_cell({r.hardware for r in group})} | {_cell({r.seed for r in group})} | {time} | "
             f"{', '.join(wandb_link(r) for r in group)} |"
         )
     return lines
+
+
+def measured_on_gpu(entry: dict) -> bool:
+    """Whether a benchmark entry was measured on a GPU (entries before ``device`` was saved named CPUs "CPU ...")."""
+    return entry.get("device", "cpu" if entry["hardware"].startswith("CPU") else "cuda") == "cuda"
 
 
 def params_m(network: str, runs: list[Run] = ()) -> float:
@@ -96,7 +102,7 @@ def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, 
         seen = run.timed_steps * batch_of(run)
         rate = seen / run.record["train_seconds"]
         text += (
-            f"; its short run here trained at {rate:,.1f} images/s ({run.record.get('hardware')}, "
+            f"; its short run here trained at {rate:,.1f} images/s ({run.hardware}, "
             f"{run.record.get('precision')}), "
             f"so the full run would take {images / rate / 3600:,.0f} hours on this hardware"
         )
@@ -234,7 +240,7 @@ def not_run_section(spec: ReportSpec, throughput: list[dict]) -> list[str]:
             f"(`benchmarks/imagenet_training.py`, {settings}); "
             "on N devices in DDP it is at best that divided by N.",
         ]
-    if not any(not m["hardware"].startswith("CPU") for m in throughput):
+    if not any(measured_on_gpu(m) for m in throughput):
         lines += [
             "",
             "No GPU throughput is recorded yet, so there are no GPU-hours here: run `python "
@@ -303,6 +309,7 @@ def write_report(
     reports_dir: Path,
     preset: str | None = None,
     unfinished: list[str] = (),
+    unreadable: list[str] = (),
     throughput: list[dict] = (),
 ) -> Path:
     """Write ``<reports_dir>/<id>[-<preset>].md`` and its figures; the same runs always give the same page.
@@ -320,6 +327,8 @@ def write_report(
     lines = [f"# {title}", "", f"> {notice}", ""]
     if unfinished:
         lines += [f"Not finished yet, so left out: {', '.join(unfinished)} (`reproduce` resumes them).", ""]
+    if unreadable:
+        lines += [f"Unreadable, so left out: {', '.join(unreadable)} (`report` names the broken file of each).", ""]
     pool = POOLS.get(spec.pool or "cifar10", POOLS["cifar10"])
     if spec.architectures:
         lines += ["## Architectures as built", "", ARCHITECTURE_NOTE, "", *architecture_table(), ""]
@@ -360,12 +369,22 @@ def write_report(
                 (title, [r for r in runs if not networks or r.network in networks]) for title, networks in spec.panels
             ]
             held_out_key, held_out_label = pool.held_out
-            plot_error_panels(panels, figures / f"{page}_errors.png", held_out_key)
+            plot = {"held_out_key": held_out_key, "split_metrics": spec.split_metrics}
+            plot_error_panels(panels, figures / f"{page}_errors.png", error_range=spec.error_range, **plot)
+            shown = [f"![training curves of {spec.id}](figures/{page}_errors.png)"]
+            if spec.error_range:  # the paper's range hides the early, high errors: the full range follows
+                plot_error_panels(panels, figures / f"{page}_errors_full.png", **plot)
+                low, high = spec.error_range
+                shown = [
+                    f"![training curves of {spec.id}, {low:g}-{high:g}% as in the paper](figures/{page}_errors.png)",
+                    "",
+                    f"The full range: ![training curves of {spec.id}, full range](figures/{page}_errors_full.png)",
+                ]
             dotted = "; dotted: validation error on the held-out split" if held_out_key != "val/top1_error" else ""
             lines += [
                 "## Training curves",
                 "",
-                f"![training curves of {spec.id}](figures/{page}_errors.png)",
+                *shown,
                 "",
                 f"Dashed: {METRIC_NAMES['train']}; bold: {held_out_label}{dotted}; against iterations.",
                 "",
@@ -382,20 +401,33 @@ def write_report(
             ]
     lines += ["## What the paper preset means", "", *interpretations_table(), ""]
     path = reports_dir / f"{page}.md"
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines).rstrip() + "\n")
+    write_text_atomically(path, "\n".join(lines).rstrip() + "\n", kind="report page")
     write_index(reports_dir)
     return path
+
+
+def write_text_atomically(path: Path, text: str, kind: str) -> None:
+    """A page or index written whole or not at all: a kill while writing leaves the previous version."""
+    write_atomically(path, lambda f: f.write(text.encode()), advice="then run report again", kind=kind)
+
+
+def page_title(page: Path) -> str | None:
+    """The title (first line) of a generated page; None for one that is empty or not a page (said on stderr)."""
+    first = page.read_text(errors="replace").split("\n", 1)[0]
+    if not first.startswith("# "):
+        print(
+            f"lightning-resnet: skipping {page} in the index: it is not a report page (regenerate it)", file=sys.stderr
+        )
+        return None
+    return first[2:].strip()
 
 
 def write_index(reports_dir: Path) -> Path:
     """``reports/README.md``: one line per report, from the reports present."""
     rows = []
     for page in sorted(reports_dir.glob("*.md")):
-        if page.name == "README.md":
-            continue
-        title = page.read_text().splitlines()[0].lstrip("# ").strip()
-        rows.append(f"| [{page.stem}]({page.name}) | {title} |")
+        if page.name != "README.md" and (title := page_title(page)) is not None:
+            rows.append(f"| [{page.stem}]({page.name}) | {title} |")
     lines = [
         "# Reports",
         "",
@@ -407,7 +439,7 @@ def write_index(reports_dir: Path) -> Path:
         *rows,
     ]
     index = reports_dir / "README.md"
-    index.write_text("\n".join(lines) + "\n")
+    write_text_atomically(index, "\n".join(lines) + "\n", kind="report index")
     return index
 
 
@@ -425,7 +457,7 @@ def missing_runs_estimate(spec: ReportSpec, runs: list[Run]) -> list[str]:
     flops = sum(training_flops(*split_network(r.network), r.timed_steps * batch_of(r), size) for r in timed)
     rate = flops / sum(r.record["train_seconds"] for r in timed)
     steps, batch = max(r.steps for r in timed), batch_of(timed[0])
-    hardware = _cell({r.record.get("hardware") for r in timed})
+    hardware = _cell({r.hardware for r in timed})
     cells = [f"{n} ~{training_flops(*split_network(n), steps * batch, size) / rate / 60:,.0f} min" for n in missing]
     return [
         f"Not run yet at this preset: {', '.join(cells)} ({steps:,} iterations of {batch} each, estimated from the "

@@ -1,0 +1,99 @@
+"""Every private attribute of Lightning, torch, torchmetrics and W&B that the suite relies on, in one module.
+
+Each is a small function or class here and has a test of its own (``tests/test_compat.py``) against the
+installed versions, so an upgrade that changes one breaks this file and one test, not the suite at large.
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger, Logger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from torchmetrics.wrappers import Running
+
+# -- Lightning ----------------------------------------------------------------------------------------------------
+
+
+def should_update_logs(trainer: pl.Trainer) -> bool:
+    """Whether the loggers write at this iteration (``log_every_n_steps``), by Lightning's own rule."""
+    return trainer._logger_connector.should_update_logs
+
+
+def save_last_checkpoint(callback: ModelCheckpoint, trainer: pl.Trainer) -> None:
+    """``last.ckpt`` now, with ModelCheckpoint's own skip rules (sanity check, fast_dev_run, already saved)."""
+    if not callback._should_skip_saving_checkpoint(trainer):
+        callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+
+
+def started_experiment(logger: Logger) -> Any | None:
+    """The logger's experiment (a W&B run, a CSV writer) if it has started one, without starting it."""
+    return logger._experiment
+
+
+def forget_experiment(logger: Logger) -> None:
+    """Make the logger start a new experiment next time (after the old one was finished)."""
+    logger._experiment = None
+
+
+def wandb_init_arguments(logger: pl.loggers.WandbLogger) -> dict[str, Any]:
+    """The keyword arguments WandbLogger will pass to ``wandb.init`` (mutable)."""
+    return logger._wandb_init
+
+
+class AppendingCSVWriter(ExperimentWriter):
+    """Lightning's CSV writer, but an existing ``metrics.csv`` is continued (its header read) instead of deleted."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = next(csv.reader(f), [])
+
+
+def appending_csv_writer(logger: CSVLogger) -> ExperimentWriter:
+    """``logger``'s experiment, created as an :class:`AppendingCSVWriter` on first use."""
+    if logger._experiment is None:
+        logger._fs.makedirs(logger.root_dir, exist_ok=True)
+        logger._experiment = AppendingCSVWriter(log_dir=logger.log_dir)
+    return logger._experiment
+
+
+class CheckedCheckpointPath:
+    """LightningCLI mixin for its private ``_parse_ckpt_path`` (called from ``__init__`` right after parsing), which
+    would load an explicit ``--ckpt_path``'s hyper-parameters over the command line: here the command line stands,
+    ``check_ckpt_path(path)`` vets the file, and the CLI compares the checkpoint's run definition with the command
+    line as it does for ``--ckpt_path last``."""
+
+    def check_ckpt_path(self, path: str) -> None:
+        raise NotImplementedError
+
+    def _parse_ckpt_path(self) -> None:
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config.get(subcommand or "", {}).get("ckpt_path") if subcommand else None
+        if ckpt_path not in (None, "last", "best", "hpc", "registry"):
+            self.check_ckpt_path(ckpt_path)
+
+
+# -- torch, torchmetrics, W&B --------------------------------------------------------------------------------------
+
+
+def set_scheduler_lr(scheduler: Any, lr: float) -> None:
+    """Make ``scheduler.get_last_lr()`` (which LearningRateMonitor logs) report ``lr`` after a manual LR change."""
+    scheduler._last_lr = [lr for _ in scheduler.optimizer.param_groups]
+
+
+def running_values_seen(metric: Running) -> int:
+    """How many updates a torchmetrics ``Running`` window has seen (it is not in its state dict)."""
+    return metric._num_vals_seen
+
+
+def set_running_values_seen(metric: Running, count: int) -> None:
+    metric._num_vals_seen = count
+
+
+def wandb_run_offline(run: Any) -> bool:
+    """Whether a W&B run writes offline (``run.offline`` in newer wandb, ``settings._offline`` in older)."""
+    return bool(getattr(run, "offline", False) or getattr(run.settings, "_offline", False))

@@ -1,0 +1,115 @@
+"""One test per private API in ``lightning_resnet.compat``, against the installed Lightning, torch, torchmetrics
+and W&B: an upgrade that changes one fails here, by name."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.demos.boring_classes import BoringDataModule, BoringModel
+from pytorch_lightning.loggers import CSVLogger
+from torchmetrics import MeanMetric
+from torchmetrics.wrappers import Running
+
+from lightning_resnet import compat
+from lightning_resnet.callbacks.checkpointing import LastCheckpoint
+from lightning_resnet.tracking import RunWandbLogger
+
+
+def boring_trainer(tmp_path: Path, **kwargs) -> pl.Trainer:
+    options = {"max_steps": 6, "logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    return pl.Trainer(default_root_dir=tmp_path, **{"enable_checkpointing": False, **options, **kwargs})
+
+
+def test_should_update_logs_follows_log_every_n_steps(tmp_path: Path) -> None:
+    seen: dict[int, bool] = {}
+
+    class Record(Callback):
+        def on_train_batch_start(self, trainer, *args) -> None:
+            seen[trainer.global_step] = compat.should_update_logs(trainer)
+
+    trainer = boring_trainer(tmp_path, callbacks=[Record()], log_every_n_steps=3, logger=CSVLogger(tmp_path))
+    trainer.fit(BoringModel(), BoringDataModule())
+    assert seen == {0: False, 1: False, 2: True, 3: False, 4: False, 5: True}
+
+
+def test_save_last_checkpoint_writes_last_ckpt_after_a_validation(tmp_path: Path) -> None:
+    last = LastCheckpoint()
+    last.dirpath = str(tmp_path / "checkpoints")
+    trainer = boring_trainer(tmp_path, callbacks=[last], enable_checkpointing=True, val_check_interval=4)
+    trainer.fit(BoringModel(), BoringDataModule())
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 4 and sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["last.ckpt"]
+
+
+def test_started_experiment_does_not_start_one_and_forget_experiment_drops_it(tmp_path: Path) -> None:
+    logger = CSVLogger(tmp_path)
+    assert compat.started_experiment(logger) is None
+    experiment = logger.experiment
+    assert compat.started_experiment(logger) is experiment
+    compat.forget_experiment(logger)
+    assert compat.started_experiment(logger) is None and logger.experiment is not experiment
+
+
+def test_wandb_init_arguments_are_what_wandb_init_gets(tmp_path: Path) -> None:
+    plain = pl.loggers.WandbLogger(save_dir=str(tmp_path), offline=True, project="p")
+    assert compat.wandb_init_arguments(plain)["project"] == "p" and "anonymous" in compat.wandb_init_arguments(plain)
+    ours = RunWandbLogger(save_dir=str(tmp_path), offline=True, project="p")
+    assert "anonymous" not in compat.wandb_init_arguments(ours)  # Lightning's None default is dropped
+
+
+def test_appending_csv_writer_continues_an_existing_metrics_file(tmp_path: Path) -> None:
+    first = CSVLogger(tmp_path, name="", version="")
+    first.log_metrics({"loss": 1.0}, step=0)
+    first.save()
+    resumed = CSVLogger(tmp_path, name="", version="")
+    writer = compat.appending_csv_writer(resumed)
+    assert isinstance(writer, compat.AppendingCSVWriter) and writer.metrics_keys == ["loss", "step"]
+    resumed.log_metrics({"loss": 0.5}, step=1)
+    resumed.save()
+    rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
+    assert [(r["step"], r["loss"]) for r in rows] == [("0", "1.0"), ("1", "0.5")]
+
+
+def test_checked_checkpoint_path_runs_before_lightning_reads_the_checkpoint(tmp_path: Path) -> None:
+    class Refused(Exception):
+        pass
+
+    class CLI(compat.CheckedCheckpointPath, LightningCLI):
+        def check_ckpt_path(self, path: str) -> None:
+            raise Refused(path)
+
+    missing = str(tmp_path / "missing.ckpt")
+    with pytest.raises(Refused, match="missing.ckpt"):
+        CLI(BoringModel, BoringDataModule, args=["fit", f"--ckpt_path={missing}"])
+
+
+def test_set_scheduler_lr_is_what_get_last_lr_reports() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[5])
+    compat.set_scheduler_lr(scheduler, 0.01)
+    assert scheduler.get_last_lr() == [0.01]
+
+
+def test_running_values_seen_counts_updates_and_can_be_restored() -> None:
+    metric = Running(MeanMetric(), window=2)
+    for value in (1.0, 2.0, 3.0):
+        metric.update(torch.tensor(value))
+    assert compat.running_values_seen(metric) == 3
+    compat.set_running_values_seen(metric, 7)
+    assert compat.running_values_seen(metric) == 7
+
+
+def test_wandb_run_offline(tmp_path: Path) -> None:
+    import wandb
+
+    run = wandb.init(mode="offline", dir=str(tmp_path), project="p")
+    try:
+        assert compat.wandb_run_offline(run) is True
+    finally:
+        run.finish()
