@@ -36,7 +36,7 @@ from .callbacks.overrides import ResumeOverrides
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
 from .callbacks.run_record import run_definition
-from .compat import CheckedCheckpointPath, started_experiment
+from .compat import CommandLineOverCheckpoint, started_experiment
 from .detection import ObjectDetector
 from .errors import ConfigError, MissingFileError, UserError
 from .lifeline import watch_parent
@@ -155,7 +155,7 @@ class Trainer(pl.Trainer):
         )
 
 
-class ResNetCLI(CheckedCheckpointPath, LightningCLI):
+class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
     """LightningCLI for :class:`ImageClassifier` with any LightningDataModule, plus the run layout and records."""
 
     model_class: type[pl.LightningModule] = ImageClassifier
@@ -224,8 +224,12 @@ class ResNetCLI(CheckedCheckpointPath, LightningCLI):
         )
         parser.add_argument("--test_after_fit", type=bool, default=True, help="test the final weights after fit")
 
+    def _command(self) -> str | None:
+        """The subcommand (``fit``, ...), known from the parsed config before LightningCLI sets ``subcommand``."""
+        return self.config.get("subcommand")
+
     def _subconfig(self) -> Namespace:
-        return self.config[self.subcommand] if self.subcommand else self.config
+        return self.config[self._command()] if self._command() else self.config
 
     def _subconfig_init(self) -> Namespace:
         return self.config_init[self.subcommand] if self.subcommand else self.config_init
@@ -236,26 +240,25 @@ class ResNetCLI(CheckedCheckpointPath, LightningCLI):
             config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config)
         )
 
-    def check_ckpt_path(self, path: str) -> None:
-        """An explicit ``--ckpt_path`` must load before LightningCLI reads its hyper-parameters from it."""
-        check_checkpoint(Path(path))
-
     def _resolve_last(self, run_dir: Path) -> bool:
-        """Turn ``--ckpt_path last`` (or ``hpc``) into this run's newest checkpoint; True when a fit resumes."""
-        if not self.subcommand:
+        """Turn ``--ckpt_path last`` (or ``hpc``) into this run's newest checkpoint; True when a fit resumes.
+        An explicit path must load, or the command ends here with one line."""
+        if not self._command():
             return False
-        config = self.config[self.subcommand]
+        config = self._subconfig()
+        if config.get("ckpt_path") not in (None, "last", "hpc"):
+            check_checkpoint(Path(config.ckpt_path))
         if config.get("ckpt_path") in ("last", "hpc"):
             folder = run_dir / runs.CHECKPOINT_DIR
             found = runs.latest_checkpoint(folder, log=rank_zero_info, hpc_only=config.get("ckpt_path") == "hpc")
             config["ckpt_path"] = str(found) if found else None
             rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {folder}: starting the run.")
-        return self.subcommand == "fit" and config.get("ckpt_path") is not None
+        return self._command() == "fit" and config.get("ckpt_path") is not None
 
     def _refuse_a_finished_resume(self, run_dir: Path, record: dict[str, Any]) -> None:
         """Resuming a run that has trained to its end changes nothing: say so, and leave its record as it is."""
         status = runs.status_of(record)
-        if self.subcommand == "fit" and self.resuming and status and status.done_training and self._same_settings():
+        if self._command() == "fit" and self.resuming and status and status.done_training and self._same_settings():
             tested = "and tested" if status == runs.Status.FINISHED else "but not tested"
             raise NothingToDo(
                 f"{run_dir} has trained to its end ({record.get('global_step', 0):,} iterations) {tested}: nothing "
@@ -287,19 +290,25 @@ class ResNetCLI(CheckedCheckpointPath, LightningCLI):
 
     def _checkpoint_definition(self) -> dict[str, Any] | None:
         """The run definition saved in the checkpoint this command starts from (read once, memory-mapped)."""
-        ckpt_path = self.config[self.subcommand].get("ckpt_path") if self.subcommand else None
+        ckpt_path = self._subconfig().get("ckpt_path") if self._command() else None
         if not ckpt_path:
             return None
         return torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get(runs.DEFINITION_KEY)
 
-    def before_instantiate_classes(self) -> None:
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse, then prepare the run from the parsed config alone, before LightningCLI dumps it (the model's
+        hyper-parameters) or builds anything: resolve ``--ckpt_path``, check the record, resolve ``fastest``."""
+        super().parse_arguments(parser, args)
+        self.prepare_run()
+
+    def prepare_run(self) -> None:
         """Resolve ``--ckpt_path last`` and the speed settings (``fastest``) before anything is built, so the run's
         config, record and checkpoints hold concrete values; a resumed run keeps the ones it was trained with."""
         run_dir = self.run_dir()
         self.resuming = self._resolve_last(run_dir)
         record = runs.read_record(run_dir)  # an unreadable record ends the command here, before anything is written
         self.saved_definition = self._checkpoint_definition()
-        if self.saved_definition and self.subcommand != "fit":  # fit checks the whole definition in before_fit
+        if self.saved_definition and self._command() != "fit":  # fit checks the whole definition in before_fit
             self._check_checkpoint_network(self._subconfig().ckpt_path)
         config = self._subconfig()
         model = config.model.get("init_args", config.model) if "class_path" in config.model else config.model

@@ -61,20 +61,14 @@ def appending_csv_writer(logger: CSVLogger) -> ExperimentWriter:
     return logger._experiment
 
 
-class CheckedCheckpointPath:
-    """LightningCLI mixin for its private ``_parse_ckpt_path`` (called from ``__init__`` right after parsing), which
-    would load an explicit ``--ckpt_path``'s hyper-parameters over the command line: here the command line stands,
-    ``check_ckpt_path(path)`` vets the file, and the CLI compares the checkpoint's run definition with the command
-    line as it does for ``--ckpt_path last``."""
-
-    def check_ckpt_path(self, path: str) -> None:
-        raise NotImplementedError
+class CommandLineOverCheckpoint:
+    """LightningCLI mixin that switches off its private ``_parse_ckpt_path`` (Lightning 2.6+, called from
+    ``__init__`` right after parsing), which loads an explicit ``--ckpt_path``'s hyper-parameters over the command
+    line. Here the command line stands, and the CLI compares the checkpoint's run definition with it instead, as it
+    does for ``--ckpt_path last`` (older Lightning has no such hook: the method is then simply never called)."""
 
     def _parse_ckpt_path(self) -> None:
-        subcommand = self.config.get("subcommand")
-        ckpt_path = self.config.get(subcommand or "", {}).get("ckpt_path") if subcommand else None
-        if ckpt_path not in (None, "last", "best", "hpc", "registry"):
-            self.check_ckpt_path(ckpt_path)
+        return None
 
 
 # -- torch, torchmetrics, W&B --------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
@@ -76,17 +75,29 @@ def test_appending_csv_writer_continues_an_existing_metrics_file(tmp_path: Path)
     assert [(r["step"], r["loss"]) for r in rows] == [("0", "1.0"), ("1", "0.5")]
 
 
-def test_checked_checkpoint_path_runs_before_lightning_reads_the_checkpoint(tmp_path: Path) -> None:
-    class Refused(Exception):
+class _LRModel(BoringModel):
+    def __init__(self, lr: float = 0.1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+
+def test_command_line_over_checkpoint_keeps_the_command_line_hyper_parameters(tmp_path: Path) -> None:
+    """Lightning 2.6+ loads an explicit checkpoint's hyper-parameters over the command line in its private
+    ``_parse_ckpt_path``; the mixin switches that off, so the command line's lr stands."""
+    checkpoint = tmp_path / "lr.ckpt"
+    torch.save({"hyper_parameters": {"lr": 0.1}}, checkpoint)
+    args = ["fit", "--model.lr=0.05", f"--ckpt_path={checkpoint}", "--trainer.logger=false"]
+
+    class Plain(LightningCLI):
+        def _run_subcommand(self, subcommand: str) -> None:  # build only
+            return None
+
+    class Ours(compat.CommandLineOverCheckpoint, Plain):
         pass
 
-    class CLI(compat.CheckedCheckpointPath, LightningCLI):
-        def check_ckpt_path(self, path: str) -> None:
-            raise Refused(path)
-
-    missing = str(tmp_path / "missing.ckpt")
-    with pytest.raises(Refused, match="missing.ckpt"):
-        CLI(BoringModel, BoringDataModule, args=["fit", f"--ckpt_path={missing}"])
+    assert Ours(_LRModel, BoringDataModule, args=args).model.hparams.lr == 0.05
+    if hasattr(LightningCLI, "_parse_ckpt_path"):  # the hook the mixin overrides still does what it did
+        assert Plain(_LRModel, BoringDataModule, args=args).model.hparams.lr == 0.1
 
 
 def test_set_scheduler_lr_is_what_get_last_lr_reports() -> None:

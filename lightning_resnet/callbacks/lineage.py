@@ -21,6 +21,7 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import WandbLogger
 
 from ..compat import wandb_run_offline
+from ..data.base import FingerprintedData
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT
 from ..tracking import artifacts_dir, dataset_artifact
 
@@ -46,7 +47,7 @@ class WandbLineage(Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         run, datamodule = _wandb_run(trainer), trainer.datamodule
-        if run is None or stage != "fit" or not hasattr(datamodule, "fingerprint") or wandb_run_offline(run):
+        if run is None or stage != "fit" or not isinstance(datamodule, FingerprintedData) or wandb_run_offline(run):
             return
         run.use_artifact(dataset_artifact(datamodule.fingerprint()))
 

@@ -11,6 +11,8 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from pytorch_lightning.utilities import rank_zero_info
 
+from ..data.base import NamedPredictions
+
 PREDICTIONS_FILE = "predictions.csv"
 
 
@@ -36,8 +38,9 @@ class PredictionWriter(BasePredictionWriter):
             )
             for i in batch
         ]
-        names = datamodule.predict_names() if hasattr(datamodule, "predict_names") else [str(i) for i in order]
-        labels = datamodule.predict_labels() if hasattr(datamodule, "predict_labels") else [-1] * len(names)
+        named = isinstance(datamodule, NamedPredictions)
+        names = datamodule.predict_names() if named else [str(i) for i in order]
+        labels = datamodule.predict_labels() if named else [-1] * len(names)
         classes = list(getattr(datamodule, "classes", [])) or [str(c) for c in range(probabilities.shape[1])]
         k = min(self.top_k, probabilities.shape[1])
         top_p, top_c = probabilities.topk(k, dim=1)

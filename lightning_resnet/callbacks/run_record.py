@@ -19,6 +19,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ..compat import wandb_run_offline
+from ..data.base import FingerprintedData
 from ..data.distributed import per_device_batch_size
 from ..data.stream import run_seed
 from ..hardware import machine_label
@@ -59,7 +60,7 @@ def run_definition(
     The DataModule must be set up (its fingerprint hashes the training split).
     """
     data = {k: v for k, v in dict(getattr(datamodule, "hparams", {})).items() if k not in NOT_DEFINING}
-    fingerprint = datamodule.fingerprint() if hasattr(datamodule, "fingerprint") else {}
+    fingerprint = datamodule.fingerprint() if isinstance(datamodule, FingerprintedData) else {}
     batch = data.get("batch_size")
     device_batch = per_device_batch_size(batch, trainer) if batch else None
     warmups = [{"lr": c.lr, "until_error": c.until_error} for c in trainer.callbacks if isinstance(c, TrainErrorWarmup)]
@@ -119,7 +120,7 @@ class RunRecord(SaveConfigCallback):
     def save_config(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         config = yaml.safe_load(self.parser.dump(self.config, skip_none=False))
         datamodule = trainer.datamodule
-        fingerprint = datamodule.fingerprint() if hasattr(datamodule, "fingerprint") else None
+        fingerprint = datamodule.fingerprint() if isinstance(datamodule, FingerprintedData) else None
         model = config.get("model", {})
         keys = tracking_keys(
             config.get("experiment", ""),

@@ -16,12 +16,12 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..errors import ConfigError, MissingFileError, UserError
+from ..errors import ConfigError, MissingFileError
+from .base import DATA_DIR_ENV, DatasetError, data_root
 from .distributed import per_device_batch_size
 from .stream import StepBatches, StepBatchLoader
 from .transforms import random_hflip, random_pad_crop
 
-DATA_DIR_ENV = "LIGHTNING_RESNET_DATA"
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
@@ -56,13 +56,9 @@ def read_test_view(path: Path, size: int = 32) -> torch.Tensor:
     return TF.resize(image, [size, size], antialias=True)
 
 
-class DatasetError(UserError, RuntimeError):
-    """The dataset files are there but unreadable or inconsistent."""
-
-
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
     """``data_dir`` if given, else ``$LIGHTNING_RESNET_DATA``, else ``./data``."""
-    return Path(data_dir or os.environ.get(DATA_DIR_ENV) or "data").expanduser()
+    return data_root(data_dir)
 
 
 def cifar10_present(root: Path) -> bool:

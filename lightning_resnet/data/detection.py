@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from torchvision.datasets import CocoDetection, VOCDetection, wrap_dataset_for_t
 from torchvision.transforms import v2
 
 from ..errors import MissingFileError
-from .cifar10 import DATA_DIR_ENV, DatasetError
+from .base import DATA_DIR_ENV, DatasetError, data_root
 from .distributed import per_device_batch_size
 
 VOC_CLASSES = (
@@ -39,11 +38,6 @@ VOC_CLASSES = (
 )  # fmt: skip
 VOC_TEST_SERVER = ("2012-test",)  # annotations held by the evaluation server
 COCO_CLASSES_IN_USE, COCO_LABEL_SPACE = 80, 91  # category ids run to 90; 0 is the background
-
-
-def data_root(data_dir: str | None, name: str) -> Path:
-    """``data_dir``, or ``$LIGHTNING_RESNET_DATA/<name>``, or ``./data/<name>``."""
-    return Path(data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data") / name).expanduser()
 
 
 def collate(batch: list[tuple[Any, dict]]) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]:

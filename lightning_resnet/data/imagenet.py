@@ -27,7 +27,6 @@ files, and decoding (nvJPEG on a GPU) and cropping happen on the training device
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -40,7 +39,7 @@ from torch.utils.data._utils.collate import default_collate
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg, read_file
 
 from ..errors import ConfigError, MissingFileError
-from .cifar10 import DATA_DIR_ENV, DatasetError
+from .base import DATA_DIR_ENV, DatasetError, data_root
 from .distributed import per_device_batch_size
 from .stream import run_seed, stream_key
 from .views import (
@@ -153,7 +152,7 @@ class ImageNetDataModule(pl.LightningDataModule):
         if not crop_size <= train_scale[0] <= train_scale[1]:
             raise ConfigError(f"train_scale {tuple(train_scale)} must be ordered and at least crop_size {crop_size}")
         self.save_hyperparameters()
-        self.data_dir = Path(data_dir or Path(os.environ.get(DATA_DIR_ENV) or "data") / "imagenet").expanduser()
+        self.data_dir = data_root(data_dir, "imagenet")
         self.mean, self.pca_basis = torch.tensor(IMAGENET_MEAN), PCA_BASIS  # moved to the training device once
         self.train_set = self.val_set = self.test_set = None
         self.classes: list[str] = []

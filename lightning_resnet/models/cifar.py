@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
 from .blocks import BasicBlock, conv_bn, init_he_, make_stage
-from .registry import register_model
+from .registry import register_plain_and_residual
 
 CIFAR_DEPTHS: tuple[int, ...] = (20, 32, 44, 56, 110, 1202)  # the paper's (Table 6, Figure 6)
 SMALLEST = 8  # n = 1: the smallest member, registered for quick checks and tests
@@ -66,13 +64,4 @@ def cifar_network(
     return CifarResNet(depth, shortcut=(shortcut or "A") if residual else "none", num_classes=num_classes or 10)
 
 
-for _depth in (SMALLEST, *CIFAR_DEPTHS):
-    for _kind in ("plain", "resnet"):
-        register_model(
-            f"{_kind}{_depth}",
-            partial(cifar_network, _depth, _kind == "resnet"),
-            family="cifar",
-            input_size=32,
-            depth=_depth,
-            residual=_kind == "resnet",
-        )
+register_plain_and_residual((SMALLEST, *CIFAR_DEPTHS), cifar_network, family="cifar", input_size=32)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
 from .blocks import BasicBlock, Bottleneck, conv_bn, init_he_, make_stage
-from .registry import register_model
+from .registry import register_plain_and_residual
 
 # depth -> (block, blocks per stage conv2_x..conv5_x), as in Table 1
 IMAGENET_LAYOUTS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
@@ -74,13 +72,4 @@ def imagenet_network(
     return ImageNetResNet(depth, shortcut=kind, num_classes=num_classes or 1000, stride_on_3x3=stride_on_3x3)
 
 
-for _depth in IMAGENET_DEPTHS:
-    for _kind in ("plain", "resnet"):
-        register_model(
-            f"{_kind}{_depth}",
-            partial(imagenet_network, _depth, _kind == "resnet"),
-            family="imagenet",
-            input_size=224,
-            depth=_depth,
-            residual=_kind == "resnet",
-        )
+register_plain_and_residual(IMAGENET_DEPTHS, imagenet_network, family="imagenet", input_size=224)

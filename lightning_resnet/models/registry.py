@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from torch import nn
 
@@ -38,6 +39,16 @@ def register_model(
     if name in _MODELS:
         raise ValueError(f"model {name!r} is already registered")
     _MODELS[name] = ModelEntry(factory, family, input_size, depth, residual)
+
+
+def register_plain_and_residual(
+    depths: tuple[int, ...], factory: Callable[..., nn.Module], family: str, input_size: int
+) -> None:
+    """``plain<d>`` and ``resnet<d>`` for each depth: ``factory(depth, residual, **kwargs)`` builds both twins."""
+    for depth in depths:
+        for residual in (False, True):
+            name = f"{'resnet' if residual else 'plain'}{depth}"
+            register_model(name, partial(factory, depth, residual), family, input_size, depth, residual)
 
 
 def list_models(family: str | None = None) -> list[str]:
