@@ -182,7 +182,11 @@ def test_unknown_model_names_raise_with_a_suggestion() -> None:
     assert {"resnet20", "plain56", "resnet1202", "resnet152", "plain34"} <= set(list_models())
 
 
-@pytest.mark.parametrize("name", list_models())
+# the 1202-layer nets take most of this test's time: the full suite runs them, the fast set does not
+EVERY_MODEL = [pytest.param(n, marks=pytest.mark.slow) if model_entry(n).depth >= 1000 else n for n in list_models()]
+
+
+@pytest.mark.parametrize("name", EVERY_MODEL)
 def test_every_registered_model_builds_counts_and_runs(name: str) -> None:
     """Each name of the registry: built, its parameters and multiply-adds counted, one forward and backward pass."""
     entry = model_entry(name)

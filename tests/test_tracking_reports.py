@@ -464,3 +464,23 @@ def test_a_wandb_server_that_accepts_but_never_answers_means_offline_within_seco
         assert time.monotonic() - start < 10 and loggers[1]._offline
     finally:
         silent.close()
+
+
+COMMITTED = sorted(p for p in (Path(__file__).resolve().parents[1] / "reports").glob("*.md") if p.name != "README.md")
+
+
+@pytest.mark.parametrize("page", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_the_wandb_report_of_every_committed_page_builds_without_a_server(page: Path) -> None:
+    """Built, not saved: Figure 7's layer-response table included (its panel once failed to build)."""
+    import wandb_workspaces.reports.v2 as wr
+
+    from lightning_resnet.runs import load_runs
+
+    report_id, _, preset = page.stem.partition("-")
+    spec = spec_for(report_id)
+    runs = [r for group in spec.groups(preset or None) for r in load_runs(page.parent / "records", group)]
+    report = build_wandb_report(spec, runs, "someone", "lightning-resnet", preset or None)
+    panels = [p for b in report.blocks if isinstance(b, wr.PanelGrid) for p in b.panels]
+    tables = [p.table_name for p in panels if isinstance(p, wr.WeavePanelSummaryTable)]
+    assert tables == (["layer_responses"] if spec.responses else [])
+    assert len([p for p in panels if isinstance(p, wr.LinePlot)]) == len(spec.panels)

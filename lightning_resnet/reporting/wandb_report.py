@@ -112,7 +112,7 @@ def build_wandb_report(
             filters=panel_filters(group, spec.networks),
             groupby=["config.network"],
         )
-        grids.append(wr.PanelGrid(runsets=[runset], panels=[wr.WeavePanelSummaryTable("layer_responses")]))
+        grids.append(wr.PanelGrid(runsets=[runset], panels=[wr.WeavePanelSummaryTable(table_name="layer_responses")]))
     command = spec.id + (f" --preset {preset}" if preset else "")
     blocks = [wr.P(NOTICE.format(command=command, groups=f"{RECORDS}/{group}/").replace("`", ""))]
     if page_url:
