@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from timing import RESULTS_DIR, hardware_name, merge_results
 
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 RESULTS = RESULTS_DIR / "packing.json"
 BATCH = 128  # the paper's CIFAR-10 batch, which every preset keeps
@@ -48,7 +48,7 @@ def packed(jobs: int, preset: str, network: str, steps: int, folder: Path) -> di
     wall = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{(done.stdout + done.stderr)[-3000:]}")
-    records = [read_record(path.parent) for path in folder.glob("*/*/run.json")]
+    records = [RunFolder(path.parent).read() for path in folder.glob("*/*/run.json")]
     if len(records) != jobs or any(r.get("global_step") != steps for r in records):
         raise RuntimeError(f"expected {jobs} runs of {steps} iterations under {folder}, found {len(records)}")
     return {"wall_seconds": wall, "train_seconds": [r["train_seconds"] for r in records]}

@@ -24,7 +24,7 @@ import torch
 from timing import RESULTS_DIR, hardware_name, merge_results
 
 from lightning_resnet.hardware import machine
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 RESULTS = RESULTS_DIR / "quickstart.json"
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def main() -> None:
         wall = time.perf_counter() - start
         if done.returncode:
             sys.exit(f"the quick start failed:\n{(done.stdout + done.stderr)[-3000:]}")
-        record = read_record(next(Path(runs).glob("*/*/run.json")).parent)
+        record = RunFolder(next(Path(runs).glob("*/*/run.json")).parent).read()
     hardware = hardware_name(torch.device("cpu"))
     entry = {
         "hardware": hardware,

@@ -10,7 +10,6 @@ with ``--ckpt_path last`` resumes it from the newest checkpoint that loads, if i
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -35,20 +34,23 @@ from .callbacks.lineage import WandbLineage
 from .callbacks.overrides import ResumeOverrides
 from .callbacks.predictions import PredictionWriter
 from .callbacks.progress import ProgressLines
-from .callbacks.run_record import run_definition
+from .callbacks.run_record import ResumeMismatchError, configured_definition
 from .compat import CommandLineOverCheckpoint, started_experiment
 from .detection import ObjectDetector
 from .errors import ConfigError, MissingFileError, UserError
 from .lifeline import watch_parent
 from .models import list_models, model_entry
 from .module import ImageClassifier
-from .paper import SPECS, spec_for
+from .paper import SPECS, folder_stem, spec_for
 from .reporting import build_report
-from .reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
+from .reporting.wandb_report import build_wandb_report, figure_keys, log_figures, report_json, repository_page_url
 from .reproduce import reproduce_command
-from .tracking import DEFAULT_PROJECT, make_loggers, sync_command, wandb_logged_in, wandb_mode
+from .tracking import DEFAULT_PROJECT, make_loggers, offline_segments, wandb_logged_in, wandb_mode
+from .wandb_sync import sync_command
 
 PROG = "python -m lightning_resnet"
+DRY_RUN_ENTITY = "your-entity"  # a dry-run Report's entity when --entity and $WANDB_ENTITY are not set
+NETWORK_KEYS = ("arch", "shortcut", "stride_on_3x3")  # what an evaluation's network must share with its checkpoint
 MAP_NAMES = ("map_50", "map")  # detection results, in percent: VOC's mAP / COCO's mAP@.5, COCO's mAP@[.5, .95]
 
 
@@ -117,10 +119,6 @@ def check_checkpoint(path: Path) -> None:
         )
 
 
-class ResumeMismatchError(ConfigError):
-    """A resume would continue a checkpoint under another experiment's settings."""
-
-
 class NothingToDo(UserError):
     """The command would change nothing (a finished run resumed): said in one line, exit status 0."""
 
@@ -172,12 +170,12 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
         )  # the module owns the paper's optimizer and schedule
         self.lock: runs.RunLock | None = None
         self.resuming, self.saved_definition, self.speed = False, None, None
-        self.new_folder: Path | None = None  # the run folder, when this command made it
+        self.new_folder: runs.RunFolder | None = None  # the run folder, when this command made it
         try:
             super().__init__(self.model_class, pl.LightningDataModule, *args, subclass_mode_data=True, **kwargs)
         except BaseException:
             if self.new_folder is not None:  # failed before anything of a run was written: leave no folder behind
-                runs.remove_if_empty_run(self.new_folder)
+                self.new_folder.remove_if_empty()
             raise
         finally:
             if self.lock is not None:  # the command is over (with run=False: the CLI is built)
@@ -234,11 +232,25 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
     def _subconfig_init(self) -> Namespace:
         return self.config_init[self.subcommand] if self.subcommand else self.config_init
 
-    def run_dir(self) -> Path:
+    def address(self) -> runs.RunAddress:
+        """Where this command's run lives: a paper id at a preset in its pool's folder, the one ``reproduce`` and
+        ``report`` use (:func:`~lightning_resnet.paper.folder_stem`)."""
         config = self._subconfig()
-        return runs.run_dir(
-            config.runs_dir, config.experiment, config.preset, config.run_name or default_run_name(config)
+        stem = folder_stem(config.experiment, config.preset)
+        network = runs.network_name(config.model.arch, config.model.shortcut)
+        return runs.RunAddress.of(
+            config.runs_dir, stem, config.preset, network, config.seed_everything, config.run_name
         )
+
+    def run_dir(self) -> Path:
+        return self.address().path
+
+    def _model_config(self) -> Namespace:
+        model = self._subconfig().model
+        return model.get("init_args", model) if "class_path" in model else model
+
+    def _configured_definition(self) -> dict[str, Any]:
+        return configured_definition(vars(self._model_config()), self._subconfig().trainer.max_steps)
 
     def _resolve_last(self, run_dir: Path) -> bool:
         """Turn ``--ckpt_path last`` (or ``hpc``) into this run's newest checkpoint; True when a fit resumes.
@@ -255,33 +267,22 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
             rank_zero_info(f"Resuming from {found}" if found else f"No checkpoint in {folder}: starting the run.")
         return self._command() == "fit" and config.get("ckpt_path") is not None
 
-    def _refuse_a_finished_resume(self, run_dir: Path, record: dict[str, Any]) -> None:
-        """Resuming a run that has trained to its end changes nothing: say so, and leave its record as it is."""
-        status = runs.status_of(record)
-        if self._command() == "fit" and self.resuming and status and status.done_training and self._same_settings():
-            tested = "and tested" if status == runs.Status.FINISHED else "but not tested"
+    def _refuse_a_finished_resume(self, run_dir: Path, record: runs.Record) -> None:
+        """Resuming a run that has trained to its end changes nothing: say so, and leave its record as it is. (The
+        command line must ask for the checkpoint's model and schedule; RunRecord compares the rest.)"""
+        same = not runs.definition_differences(self.saved_definition or {}, self._configured_definition())
+        if self._command() == "fit" and self.resuming and record.done_training and same:
+            tested = "and tested" if record.status == runs.Status.FINISHED else "but not tested"
             raise NothingToDo(
-                f"{run_dir} has trained to its end ({record.get('global_step', 0):,} iterations) {tested}: nothing "
+                f"{run_dir} has trained to its end ({record.global_step:,} iterations) {tested}: nothing "
                 f"to resume. Evaluate it with `{PROG} test ... --ckpt_path last`, or start another with --run_name NAME"
             )
 
-    def _same_settings(self) -> bool:
-        """Whether the command line asks for the model and schedule the checkpoint was trained with (those of its
-        run definition that the config holds before anything is built; ``before_fit`` compares the rest)."""
-        saved, config = self.saved_definition or {}, self._subconfig()
-        model = config.model.get("init_args", config.model) if "class_path" in config.model else config.model
-        asked = {f"model.{k}": v for k, v in vars(model).items()} | {"trainer.max_steps": config.trainer.max_steps}
-        asked = json.loads(json.dumps(asked, default=str))  # as a checkpoint stores them: lists, not tuples
-        return not runs.definition_differences(saved, asked)
-
     def _check_checkpoint_network(self, ckpt_path: str) -> None:
         """An evaluation builds the network from the command line: it must be the checkpoint's network."""
-        saved, model = self.saved_definition or {}, self._subconfig().model
-        model = model.get("init_args", model) if "class_path" in model else model
-        keys = [k for k in ("arch", "shortcut", "stride_on_3x3") if f"model.{k}" in saved and k in model]
-        differences = [
-            f"model.{k}: {saved[f'model.{k}']!r} -> {model[k]!r}" for k in keys if saved[f"model.{k}"] != model[k]
-        ]
+        network = {f"model.{k}" for k in NETWORK_KEYS}
+        saved = {k: v for k, v in (self.saved_definition or {}).items() if k in network}
+        differences = runs.definition_differences(saved, self._configured_definition())
         if differences:
             raise ResumeMismatchError(
                 f"{ckpt_path} holds another network ({'; '.join(differences)}): pass the config the run was trained "
@@ -306,12 +307,11 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
         config, record and checkpoints hold concrete values; a resumed run keeps the ones it was trained with."""
         run_dir = self.run_dir()
         self.resuming = self._resolve_last(run_dir)
-        record = runs.read_record(run_dir)  # an unreadable record ends the command here, before anything is written
+        record = runs.RunFolder(run_dir).record()  # an unreadable record ends the command here, before any write
         self.saved_definition = self._checkpoint_definition()
-        if self.saved_definition and self._command() != "fit":  # fit checks the whole definition in before_fit
+        if self.saved_definition and self._command() != "fit":  # a fit's RunRecord checks the whole definition
             self._check_checkpoint_network(self._subconfig().ckpt_path)
-        config = self._subconfig()
-        model = config.model.get("init_args", config.model) if "class_path" in config.model else config.model
+        config, model = self._subconfig(), self._model_config()
         self.speed = speed.resolve(
             config.trainer.precision,
             model.get("channels_last", False),
@@ -331,54 +331,36 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
         first_rank = os.environ.get("LOCAL_RANK", "0") == "0"  # DDP's other ranks run under rank 0's lock and checks
         if first_rank and self.subcommand in ("fit", "validate", "test") and self.datamodule is not None:
             self.datamodule.prepare_data()  # missing or broken data end the command before the run folder is made
+        folder = runs.RunFolder(run_dir)
         if first_rank:
-            self.new_folder = None if run_dir.exists() else run_dir
-            self.lock = runs.RunLock(run_dir).acquire()  # before anything in the folder is written; held until exit
+            self.new_folder = None if run_dir.exists() else folder
+            self.lock = folder.lock()  # before anything in the folder is written; held until the command ends
         if trainer_config.get("plugins") is None:
             kwargs["plugins"] = [AtomicCheckpointIO()]
         # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
         resuming = self.resuming or self.subcommand in ("validate", "test", "predict")
         if self.subcommand == "fit" and not resuming and first_rank:
-            self._refuse_to_replace(run_dir)
+            folder.refuse_to_replace(self._subconfig().overwrite)
         if trainer_config.get("default_root_dir") in (None, "", "."):
             kwargs["default_root_dir"] = str(run_dir)
         if trainer_config.get("logger") in (None, True):
             config = self._subconfig()
             job_type = "train" if self.subcommand in (None, "fit") else self.subcommand  # validate, test, predict
-            kwargs["logger"] = make_loggers(
-                run_dir, run_dir.parent.name, run_dir.name, run_tags(config), config.project, resuming, job_type
-            )
+            kwargs["logger"] = make_loggers(self.address(), run_tags(config), config.project, resuming, job_type)
         if trainer_config.get("enable_progress_bar") is None and not sys.stderr.isatty():
             kwargs["enable_progress_bar"] = False  # in a log, ProgressLines writes a line per logging interval
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
         return super().instantiate_trainer(**kwargs)
 
-    def _refuse_to_replace(self, run_dir: Path) -> None:
-        """A new fit never erases a run that is already there, unless asked to with ``--overwrite``; a folder with
-        nothing to resume (a run that failed before its first checkpoint) holds nothing to protect."""
-        status = runs.status_of(runs.read_record(run_dir))
-        has_checkpoints = any((run_dir / runs.CHECKPOINT_DIR).glob("*.ckpt"))
-        done = bool(status and status.done_training)
-        if (done or has_checkpoints) and not self._subconfig().overwrite:
-            resume = "" if done else "resume it with --ckpt_path last, "
-            state = status.value if status else "checkpointed"
-            raise ConfigError(
-                f"{run_dir} already holds a {state} run: {resume}start another with --run_name NAME, or replace it "
-                "with --overwrite true"
-            )
-
     def before_fit(self) -> None:
-        """Watch the network in W&B if asked; refuse a resume whose experiment differs from the checkpoint's."""
+        """Watch the network in W&B if asked; hand the run record what it checks a resume against (the checkpoint's
+        run definition, compared once the DataModule is set up, in the fit's own setup)."""
         watch = self._subconfig().get("wandb_watch")
         for logger in self.trainer.loggers if watch else []:
             if isinstance(logger, WandbLogger):
                 logger.watch(getattr(self.model, "net", self.model), log=watch, log_freq=self.trainer.log_every_n_steps)
         ckpt_path = self.config_init[self.subcommand].get("ckpt_path")
-        for callback in self.trainer.callbacks:
-            if isinstance(callback, RunRecord):
-                callback.resuming = bool(ckpt_path)  # the record continues: earlier segments' time and changes stay
-                callback.speed = self.speed
         config = self._subconfig()
         overriding = config.get("override_lr") is not None or config.get("override_precision")
         if overriding and not ckpt_path:
@@ -386,27 +368,18 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
                 "--override_lr and --override_precision change a resumed run: add --ckpt_path last (a new run takes "
                 "--model.lr and --trainer.precision)"
             )
-        if not ckpt_path:
-            return
         saved = self.saved_definition
-        if saved is None:
-            return  # a checkpoint from before run definitions were saved: nothing to compare against
-        self.datamodule.prepare_data()
-        self.datamodule.setup("fit")
-        current = run_definition(self.model, self.datamodule, self.trainer)
-        precision = (saved.get("trainer.precision"), current.get("trainer.precision"))
-        if config.get("override_precision"):
-            current["trainer.precision"] = saved.get("trainer.precision")  # a deliberate change, not a mismatch
-        if overriding:
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, RunRecord):
+                callback.resuming = bool(ckpt_path)  # the record continues: earlier segments' time and changes stay
+                callback.speed, callback.address = self.speed, self.address()
+                # a checkpoint from before run definitions were saved has nothing to compare against
+                callback.resumed = (ckpt_path, saved) if ckpt_path and saved is not None else None
+                callback.keep_precision = bool(config.get("override_precision"))
+        if ckpt_path and overriding:
+            precision = ((saved or {}).get("trainer.precision"), str(self.trainer.precision))
             changed = precision if config.get("override_precision") and precision[0] != precision[1] else None
             self.trainer.callbacks.append(ResumeOverrides(config.get("override_lr"), changed))
-        differences = runs.definition_differences(saved, current)
-        if differences:
-            raise ResumeMismatchError(
-                f"{ckpt_path} was trained as another experiment ({'; '.join(differences)}). Resuming would change it "
-                f"silently: resume with the checkpoint's settings, or start a separate run with --run_name NAME "
-                f"(or another --preset) and without --ckpt_path."
-            )
 
     def after_fit(self) -> None:
         if self._subconfig().test_after_fit and not self.trainer.fast_dev_run and not self.trainer.interrupted:
@@ -423,14 +396,12 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
         if not self.trainer.is_global_zero or self.trainer.fast_dev_run:
             return
         folder = Path(self.trainer.default_root_dir)
-        record = runs.read_record(folder)
+        record = runs.RunFolder(folder).record()
         lines = [f"run:        {folder}"]
-        if record.get("global_step") is not None:
-            minutes = record.get("train_seconds", 0.0) / 60
-            lines.append(
-                f"iterations: {record['global_step']:,} of {record.get('max_steps', 0):,} in {minutes:.1f} min"
-            )
-        final = record.get("final", {})
+        if record:
+            minutes = record.train_seconds / 60
+            lines.append(f"iterations: {record.global_step:,} of {record.max_steps:,} in {minutes:.1f} min")
+        final = record.final
         for stage in ("val", "test", "test/ten_crop", "test/multiscale"):
             errors = [f"top-{k} {final[key]:.2f}%" for k in (1, 5) if (key := f"{stage}/top{k}_error") in final]
             if errors:
@@ -438,9 +409,8 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
             maps = [f"{name} {final[key]:.1f}%" for name in MAP_NAMES if (key := f"{stage}/{name}") in final]
             if maps:
                 lines.append(f"{(stage + ' mAP:').ljust(12)}{', '.join(maps)}")
-        offline = sorted((folder / "wandb").glob("offline-run-*"))
-        if offline:
-            lines.append(f"W&B:        offline; upload with `wandb sync {offline[-1]}`")
+        if offline_segments(folder):
+            lines.append(f"W&B:        offline; upload with `{PROG} sync {folder}`")
         print("\n".join(lines), flush=True)
 
     after_test = after_predict = after_validate
@@ -483,14 +453,34 @@ def report_command(argv: list[str]) -> None:
     parser.add_argument(
         "--page_url", default=None, help="where the W&B Report links to the Markdown page (default: the git remote)"
     )
+    parser.add_argument(
+        "--wandb_dry_run",
+        action="store_true",
+        help="write the W&B Report it would save as JSON (<reports_dir>/<page>.wandb-report.json); needs no server",
+    )
     options = parser.parse_args(argv)
-    page, runs = build_report(options.id, options.runs_dir, options.reports_dir, preset=options.preset)
-    print(f"wrote {page} from {len(runs)} runs")
+    page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=options.preset)
+    print(f"wrote {page} from {len(used)} runs")
+    if options.wandb_dry_run:
+        report = build_wandb_report(
+            spec_for(options.id),
+            used,
+            entity=options.entity or DRY_RUN_ENTITY,
+            project=options.project,
+            preset=options.preset,
+            page_url=options.page_url or repository_page_url(page),
+            figures=list(figure_keys(page)),
+        )
+        target = page.with_suffix(".wandb-report.json")
+        runs.write_atomically(target, lambda f: f.write(report_json(report).encode()), kind="W&B Report")
+        print(f"wrote {target} (the W&B Report it would save; nothing was uploaded)")
+        return
     if not (options.wandb or wandb_mode() == "online"):
         return
     if not wandb_logged_in():
         raise ConfigError(
-            "a W&B Report needs a W&B login (run `wandb login`, then `wandb sync` the offline runs); the Markdown "
+            "a W&B Report needs a W&B login (run `wandb login`, then `python -m lightning_resnet sync` the offline "
+            "runs); the Markdown "
             "report was written"
         )
     import wandb
@@ -499,7 +489,7 @@ def report_command(argv: list[str]) -> None:
     figures = log_figures(page, entity, options.project, options.runs_dir)  # W&B's local files go beside the runs
     report = build_wandb_report(
         spec_for(options.id),
-        runs,
+        used,
         entity=entity,
         project=options.project,
         preset=options.preset,

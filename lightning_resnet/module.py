@@ -16,7 +16,7 @@ from .models import create_model, model_entry
 from .models.batchnorm import use_ghost_batch_norm
 from .models.checkpointing import checkpoint_activations as checkpoint_blocks
 from .multiview import PROTOCOLS, Views, view_log_probabilities
-from .optim import make_sgd
+from .optim import LR_KEY, make_sgd
 from .speed import FASTEST, resolve
 
 # Evaluation streams during training, in the order of the DataModule's val_dataloader(): the held-out
@@ -95,7 +95,7 @@ class ImageClassifier(NonFiniteGuard):
         super().__init__()
         if channels_last == FASTEST:  # built in Python: resolved for the default device (the CLI resolves it first)
             channels_last = resolve(False, FASTEST, "auto").channels_last
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         net = create_model(arch, num_classes=num_classes, shortcut=shortcut, stride_on_3x3=stride_on_3x3)
         self.net: nn.Module = use_ghost_batch_norm(net, bn_batch) if bn_batch else net
         if checkpoint_activations:
@@ -188,11 +188,20 @@ class ImageClassifier(NonFiniteGuard):
             scheduler = torch.optim.lr_scheduler.MultiStepLR(
                 optimizer, milestones=list(hp.milestones), gamma=hp.lr_decay
             )
-            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": LR_KEY},
+            }
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=hp.lr_decay, patience=hp.plateau_patience
         )
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch", "monitor": "val/top1_error", "strict": True},
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": "epoch",
+                "monitor": "val/top1_error",
+                "strict": True,
+                "name": LR_KEY,
+            },
         }

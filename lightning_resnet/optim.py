@@ -46,6 +46,11 @@ class CaffeSGD(Optimizer):
         return loss
 
 
+# the learning rate's key in every logger, whatever the optimizer class: LearningRateMonitor names it after the
+# scheduler's "name" (otherwise "lr-CaffeSGD" or "lr-SGD", which would split one curve across runs)
+LR_KEY = "lr"
+
+
 def make_sgd(params, form: str, lr: float, momentum: float, weight_decay: float) -> Optimizer:
     """SGD in ``form``: ``caffe`` (the paper's) or ``pytorch`` (``torch.optim.SGD``)."""
     if form == "caffe":

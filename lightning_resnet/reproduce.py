@@ -45,24 +45,22 @@ class PlannedRun:
     prefix: tuple[str, ...] = ()  # the CLI command the subcommands belong to (``detect``)
 
     @property
+    def folder(self) -> run_layout.RunFolder:
+        return run_layout.RunFolder(self.run_dir)
+
+    @property
     def trained(self) -> bool:
-        status = run_layout.status_of(run_layout.read_record(self.run_dir))
-        return bool(status and status.done_training)
+        return self.folder.record().done_training
 
     @property
     def state(self) -> str:
         """``todo``, ``running``, ``interrupted``, ``failed``, ``trained`` (untested), ``done``, with the reason."""
-        record = run_layout.read_record(self.run_dir)
-        if self.finished:
-            return "done"
-        status = record.get("status", "todo")
-        return f"{status} ({record['reason']})" if record.get("reason") else status
+        return "done" if self.finished else self.folder.record().state
 
     @property
     def finished(self) -> bool:
         """Trained to the end and tested as the id needs; nothing left to do."""
-        record = run_layout.read_record(self.run_dir)
-        return record.get("status") == run_layout.Status.FINISHED and self.metric in record.get("final", {})
+        return self.folder.record().done_with(self.metric)
 
     def commands(self) -> list[tuple[str, ...]]:
         """What is left to run: the fit (which resumes, and tests at its end) and the id's own test; for a run that
@@ -141,7 +139,7 @@ def plan(
                 if spec.test_protocol
                 else ()
             )
-            run_dir = run_layout.run_dir(runs_dir, experiment, preset, run_layout.run_name(network, seed))
+            run_dir = run_layout.RunAddress.of(runs_dir, experiment, preset, network, seed).path
             # an ensemble's members are done once trained and tested as the pool's base config tests them
             metric = spec_for(Path(pool.base_config).stem).test_metric if spec.ensemble else spec.test_metric
             runs.append(
@@ -282,7 +280,7 @@ def evaluate_ensemble(runs: list[PlannedRun], extra: tuple[str, ...] = ()) -> Pa
     members = [run for run in runs if run.trained]
     if not members:
         raise ReproduceError("no trained runs to combine into an ensemble: train them first (reproduce trains them)")
-    data = run_layout.read_record(members[0].run_dir)["config"]["data"]
+    data = members[0].folder.record().config["data"]
     module, _, name = data["class_path"].rpartition(".")
     init_args = {**data.get("init_args", {}), "test_protocol": "multiscale", **data_overrides(extra)}
     datamodule = getattr(importlib.import_module(module), name)(**init_args)
@@ -290,7 +288,6 @@ def evaluate_ensemble(runs: list[PlannedRun], extra: tuple[str, ...] = ()) -> Pa
     trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, devices=1)
     result = trainer.test(Ensemble(checkpoints), datamodule=datamodule, verbose=False)[0]
     folder = members[0].run_dir.parent / run_layout.run_name("ensemble", 0)
-    folder.mkdir(parents=True, exist_ok=True)
     record = {
         "config": {"model": {"arch": "ensemble"}, "data": {"class_path": data["class_path"], "init_args": init_args}},
         "members": [run.run_dir.name for run in members],
@@ -302,7 +299,7 @@ def evaluate_ensemble(runs: list[PlannedRun], extra: tuple[str, ...] = ()) -> Pa
         "dataset": datamodule.fingerprint(),
         **environment(),
     }
-    run_layout.write_record(folder, record)
+    run_layout.RunFolder(folder).write(record)
     return folder
 
 

@@ -2,11 +2,13 @@
 
 W&B never blocks a run: without a login (``WANDB_API_KEY`` or a ``netrc`` entry written by ``wandb login``),
 or when the W&B server does not answer within 3 seconds, it writes an offline run under the run directory,
-which ``wandb sync <run_dir>/wandb/offline-run-*`` uploads later. ``WANDB_MODE`` set by the user wins.
+which ``python -m lightning_resnet sync RUN_DIR`` uploads later as one W&B run (:mod:`lightning_resnet.wandb_sync`).
+``WANDB_MODE`` set by the user wins.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import netrc
 import os
@@ -28,9 +30,8 @@ from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_info, rank_zero_warn
 
 from .compat import appending_csv_writer, forget_experiment, started_experiment, wandb_init_arguments
-from .errors import ConfigError
 from .hardware import machine, machine_label
-from .runs import read_record
+from .runs import RunAddress
 
 DEFAULT_PROJECT = "lightning-resnet"
 ID_FILE = "wandb_id.txt"
@@ -102,9 +103,9 @@ def wandb_mode() -> str:
 def wandb_run_id(run_dir: Path, resuming: bool, offline: bool) -> str:
     """The run's W&B id, kept in ``run_dir/wandb_id.txt`` so a resumed run continues the same W&B run.
 
-    W&B cannot resume an offline run: a resumed offline segment gets its own id (``<id>-r<k>``), so that
-    ``wandb sync`` uploads every segment instead of one overwriting another; the CSV record holds the
-    whole history in one file.
+    W&B cannot resume an offline run: a resumed offline segment gets its own id (``<id>-r<k>``), and
+    ``python -m lightning_resnet sync`` replays the segments into one W&B run with the first id; the CSV record
+    holds the whole history in one file.
     """
     path = run_dir / ID_FILE
     ids = path.read_text().split() if path.is_file() else []
@@ -113,8 +114,8 @@ def wandb_run_id(run_dir: Path, resuming: bool, offline: bool) -> str:
     elif resuming and offline:
         ids.append(f"{ids[0]}-r{len(ids)}")
         rank_zero_warn(
-            f"W&B cannot resume offline runs: this segment is logged as W&B run {ids[-1]} (group and name unchanged). "
-            f"{run_dir / 'metrics.csv'} keeps the whole history; log in (wandb login) to resume runs in place."
+            f"W&B cannot resume offline runs: this segment is logged as W&B run {ids[-1]}; "
+            f"`python -m lightning_resnet sync {run_dir}` uploads all segments as the one W&B run {ids[0]}."
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(ids) + "\n")
@@ -145,9 +146,9 @@ def wandb_reachable(timeout: float = 3.0) -> bool:
     return bool(answered and answered[0])
 
 
-def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
-    """The history rows of a local W&B run folder (``offline-run-*`` or ``run-*``), read with W&B's own
-    ``wandb leet inspect``, so offline runs can be checked and reported without any server."""
+def read_wandb_records(run_folder: Path) -> list[dict[str, Any]]:
+    """Every record of a local W&B run folder (``offline-run-*`` or ``run-*``: run, history, summary, artifact, ...),
+    read with W&B's own ``wandb leet inspect``, so offline runs can be checked and replayed without any server."""
     out = subprocess.run(
         [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(run_folder)],
         capture_output=True,
@@ -155,40 +156,49 @@ def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
         timeout=120,
         check=True,
     ).stdout
-    records = (json.loads(line) for line in out.splitlines() if line.startswith("{"))
-    return [r["history"]["item"] for r in records if r.get("type") == "history"]
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def read_wandb_history(run_folder: Path) -> list[dict[str, Any]]:
+    """The history rows of a local W&B run folder, in the order they were logged."""
+    return [r["history"]["item"] for r in read_wandb_records(run_folder) if r.get("type") == "history"]
+
+
+def training_run_id(run_dir: Path) -> str | None:
+    """The W&B id of the training run (the first in ``wandb_id.txt``): its model artifact and its one W&B run after
+    ``sync`` carry it, whatever id each offline segment got."""
+    path = Path(run_dir) / ID_FILE
+    ids = path.read_text().split() if path.is_file() else []
+    return ids[0] if ids else None
 
 
 def make_loggers(
-    run_dir: Path,
-    experiment: str,
-    run_name: str,
-    tags: list[str],
-    project: str,
-    resuming: bool,
-    job_type: str = "train",
+    address: RunAddress, tags: list[str], project: str, resuming: bool, job_type: str = "train"
 ) -> list[Logger]:
-    """A CSV record in ``run_dir`` and, unless ``WANDB_MODE=disabled``, a W&B run grouped by table/figure id."""
+    """A CSV record in the run's folder and, unless ``WANDB_MODE=disabled``, a W&B run in the address's group, named
+    by the address (unique in the project)."""
+    run_dir = address.path
     loggers: list[Logger] = [RunCSVLogger(run_dir, resuming)]
     mode = wandb_mode()
     if mode == "disabled":
         return loggers
     if mode == "online" and not wandb_reachable():
-        rank_zero_warn("W&B server unreachable: logging offline instead; upload later with `wandb sync`.")
+        rank_zero_warn(
+            "W&B server unreachable: logging offline instead; upload later with "
+            f"`python -m lightning_resnet sync {address.path}`."
+        )
         mode = "offline"
     offline = mode == "offline"
     run_id = wandb_run_id(run_dir, resuming=resuming, offline=offline)
     if not USER_DATA_DIR:
         os.environ["WANDB_DATA_DIR"] = str(artifacts_dir(run_dir))
     if offline:
-        rank_zero_info(
-            f"W&B offline (no login found): upload later with `wandb sync {run_dir / 'wandb'}/offline-run-*`."
-        )
+        rank_zero_info(f"W&B offline (no login found): upload later with `python -m lightning_resnet sync {run_dir}`.")
     loggers.append(
         RunWandbLogger(
             project=project,
-            group=experiment,
-            name=run_name,
+            group=address.group,
+            name=address.display_name,
             id=run_id,
             save_dir=str(run_dir),
             offline=offline,
@@ -256,7 +266,9 @@ def dataset_artifact(fingerprint: dict[str, Any]):
     they are), named by its content hashes so runs on the same data share one artifact version."""
     import wandb
 
-    digest = "-".join(str(v) for v in fingerprint.get("sha256", {}).values())[:16] or "unknown"
+    hashes = fingerprint.get("sha256") or {}
+    # all splits' hashes, in a fixed order: the same name online, offline and at sync
+    digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16] if hashes else "unknown"
     name = f"{fingerprint.get('name', 'dataset')}-{digest}".lower().replace(" ", "-")
     artifact = wandb.Artifact(name, type="dataset", metadata=fingerprint)
     path = Path(str(fingerprint.get("path", "")))
@@ -265,52 +277,13 @@ def dataset_artifact(fingerprint: dict[str, Any]):
     return artifact
 
 
-def declare_dataset(run_id: str, project: str, fingerprint: dict[str, Any]) -> None:
-    """Mark the dataset as the input of an uploaded run (what an offline run could not do)."""
+def declare_dataset(run_dir: Path, run_id: str, project: str, fingerprint: dict[str, Any]) -> None:
+    """Mark the dataset as the input of an uploaded run (what an offline run could not do); W&B's local files of
+    this step stay in the run folder."""
     import wandb
 
-    with wandb.init(project=project, id=run_id, resume="must", settings={"silent": True}) as run:
+    target = Path(run_dir) / "wandb" / "sync"
+    target.mkdir(parents=True, exist_ok=True)
+    init = {"project": project, "id": run_id, "resume": "must", "dir": str(target), "settings": {"silent": True}}
+    with wandb.init(**init) as run:
         run.use_artifact(dataset_artifact(fingerprint))
-
-
-def sync_commands(run_dir: Path, project: str = DEFAULT_PROJECT) -> list[str]:
-    """``wandb sync --id <first id>`` of every offline segment of the run: one W&B run per training run, however
-    often it was interrupted and resumed (W&B syncs several files into one id in order of their start time)."""
-    ids = (Path(run_dir) / ID_FILE).read_text().split() if (Path(run_dir) / ID_FILE).is_file() else []
-    segments = offline_segments(run_dir)
-    if not ids or not segments:
-        return []
-    project = (read_record(run_dir).get("wandb") or {}).get("project") or project
-    return [sys.executable, "-m", "wandb", "sync", "--id", ids[0], "--project", project, *map(str, segments)]
-
-
-def sync_command(argv: list[str]) -> None:
-    """``python -m lightning_resnet sync [run_dir ...]``: upload offline runs, each as one W&B run."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m lightning_resnet sync", description=sync_command.__doc__)
-    parser.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: every run under --runs_dir)")
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
-    parser.add_argument("--project", default=DEFAULT_PROJECT)
-    parser.add_argument("--dry_run", action="store_true", help="print what would be uploaded, upload nothing")
-    options = parser.parse_args(argv)
-    run_dirs = options.run_dirs or sorted(p.parent.parent for p in options.runs_dir.glob("*/*/wandb/offline-run-*"))
-    commands = [(d, c) for d in dict.fromkeys(run_dirs) if (c := sync_commands(d, options.project))]
-    if not commands:
-        raise ConfigError(f"no offline W&B runs under {', '.join(map(str, run_dirs or [options.runs_dir]))}")
-    if not options.dry_run and not wandb_logged_in():
-        raise ConfigError(
-            "uploading needs a W&B login: run `wandb login`, then this command again (nothing was uploaded)"
-        )
-    for run_dir, command in commands:
-        segments = len(command) - command.index("--project") - 2
-        run_id, project = command[command.index("--id") + 1], command[command.index("--project") + 1]
-        print(f"{run_dir}: {segments} offline segment(s) -> W&B run {run_id}", flush=True)
-        print("  " + " ".join(command[2:]), flush=True)
-        fingerprint = read_record(run_dir).get("dataset")
-        if fingerprint:
-            print(f"  then its input: dataset artifact {dataset_artifact(fingerprint).name} (by reference)", flush=True)
-        if not options.dry_run:
-            subprocess.run(command, check=True, timeout=3600)
-            if fingerprint:
-                declare_dataset(run_id, project, fingerprint)

@@ -206,8 +206,15 @@ def test_fit_in_a_log_prints_progress_lines_and_a_summary_and_nothing_noisy(tmp_
     assert "Tip:" not in out and "LeafSpec" not in out and "anonymous" not in out and "IterableDataset" not in out
     assert "81.1 M    Total Flops" in out  # the summary counts the network's real multiply-adds
     summary = out[out.index("run:        ") :]
-    assert f"run:        {tmp_path}/table6-smoke/resnet20-s0" in summary and "iterations: 20 of 20" in summary
-    assert "test error: top-1 " in summary and "wandb sync " in summary
+    assert f"run:        {tmp_path}/cifar10-smoke/resnet20-s0" in summary and "iterations: 20 of 20" in summary
+    assert "test error: top-1 " in summary
+    assert f"upload with `python -m lightning_resnet sync {tmp_path}/cifar10-smoke/resnet20-s0`" in summary
+    # the quick start's run is where `reproduce` trains and `report` of the same table and preset reads
+    page = run_cli(
+        "report", "table6", "--preset", "smoke", f"--runs_dir={tmp_path}", "--reports_dir=reports", cwd=tmp_path
+    )
+    assert page.returncode == 0 and "from 1 runs" in page.stdout, page.stdout + page.stderr
+    assert "| resnet20 | 20 of 20 |" in (tmp_path / "reports" / "table6-smoke.md").read_text()
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:

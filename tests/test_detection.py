@@ -23,7 +23,7 @@ from lightning_resnet.models import create_model
 from lightning_resnet.models.blocks import Bottleneck
 from lightning_resnet.reporting import build_report
 from lightning_resnet.reproduce import plan
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 
 def convs(module: nn.Module) -> list[nn.Conv2d]:
@@ -235,10 +235,12 @@ def test_smoke_reproductions_train_test_and_report_on_generated_data(
         ]
     )
     for run, images in (("voc-smoke/vgg16-s0", 2), ("voc-smoke/resnet101-s0", 2), ("coco-smoke/resnet101-s0", 3)):
-        record = read_record(tmp_path / "runs" / run)
+        record = RunFolder(tmp_path / "runs" / run).read()
         assert record["status"] == "finished" and record["global_step"] == 4
         assert 0 <= record["final"]["test/map_50"] <= 100 and record["final"]["test/images"] == images
-    assert "test/map" in read_record(tmp_path / "runs" / "coco-smoke/resnet101-s0")["final"]  # COCO's mAP@[.5, .95]
+    assert (
+        "test/map" in RunFolder(tmp_path / "runs" / "coco-smoke/resnet101-s0").read()["final"]
+    )  # COCO's mAP@[.5, .95]
     page = (tmp_path / "reports" / "table7-smoke.md").read_text()
     assert "| resnet101 | 07+12 | VOC 2007 test | 76.4 |" in page and "4 of 80,000" in page
     assert os.path.isfile(tmp_path / "reports" / "table8-smoke.md")
@@ -265,7 +267,7 @@ def test_detection_trains_with_ddp_as_the_paper_used_8_gpus(tmp_path: Path) -> N
     env = {**os.environ, "WANDB_MODE": "offline"}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    record = read_record(tmp_path / "table7-smoke" / "resnet101-s0")
+    record = RunFolder(tmp_path / "voc-smoke" / "resnet101-s0").read()
     assert record["status"] == "finished" and record["global_step"] == 4  # one image per device per iteration
     assert record["final"]["test/images"] == 2  # both test images, one on each rank, counted once
 

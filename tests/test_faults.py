@@ -15,7 +15,7 @@ from conftest import tiny_fit
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.callbacks.checkpointing import AtomicCheckpointIO, CheckpointWriteError
-from lightning_resnet.runs import RunBusyError, RunLock, RunWriteError, latest_checkpoint, read_record, write_atomically
+from lightning_resnet.runs import RunBusyError, RunFolder, RunLock, RunWriteError, latest_checkpoint, write_atomically
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -116,7 +116,7 @@ def test_sigterm_is_an_interruption_not_success(tmp_path: Path, cifar_dir: Path)
     out, _ = process.communicate(timeout=120)
     assert process.returncode == 143, out[-2000:]
     assert "stopped by SIGTERM" in out.splitlines()[-1]
-    record = read_record(run_dir)
+    record = RunFolder(run_dir).read()
     assert record["status"] == "interrupted" and record["train_seconds"] > 0 and record["global_step"] > 0
     assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file()
 
@@ -137,7 +137,7 @@ def test_a_run_trained_but_never_tested_is_tested_by_reproduce(tmp_path: Path, c
     run = plan("fig1", "smoke", runs_dir=tmp_path, extra=(*tiny,), networks="plain20")[0]
     trained = cli(*run.args, "--test_after_fit=false", cwd=tmp_path)  # as if the test had been interrupted
     assert trained.wait(timeout=300) == 0
-    assert read_record(run.run_dir)["status"] == "trained" and run.state == "trained"
+    assert RunFolder(run.run_dir).read()["status"] == "trained" and run.state == "trained"
     assert run.commands() == [("test", *run.args[1:])]
     healed = cli(
         "reproduce",
@@ -151,7 +151,7 @@ def test_a_run_trained_but_never_tested_is_tested_by_reproduce(tmp_path: Path, c
     )
     out, _ = healed.communicate(timeout=300)
     assert healed.returncode == 0, out[-2000:]
-    record = read_record(run.run_dir)
+    record = RunFolder(run.run_dir).read()
     assert record["status"] == "finished" and "test/top1_error" in record["final"] and record["global_step"] == 4
     assert run.state == "done" and run.commands() == []
 
@@ -292,17 +292,17 @@ def test_a_resume_may_lower_the_lr_deliberately_and_the_record_says_when(tmp_pat
     killed = cli(*args, "--trainer.callbacks+=faults.KillAt", "--trainer.callbacks.step=5", cwd=tmp_path, env=env)
     assert killed.wait(timeout=300) == -9  # as a diverging run would stop: the last checkpoint is at iteration 4
     run_dir = tmp_path / "table6" / "resnet8-s0"
-    first = read_record(run_dir)  # the heartbeat of the killed segment, at its last checkpoint
+    first = RunFolder(run_dir).read()  # the heartbeat of the killed segment, at its last checkpoint
     assert first["timed_steps"] == 4 and first["train_seconds"] > 0
     lowered = cli(*args, "--ckpt_path=last", "--override_lr=0.01", cwd=tmp_path)
     out, _ = lowered.communicate(timeout=300)
     assert lowered.returncode == 0, out
-    record = read_record(run_dir)
+    record = RunFolder(run_dir).read()
     assert record["changes"] == [{"iteration": 4, "lr": {"from": 0.1, "to": 0.01}}]
     # a resume in a new process keeps the record: the time of both segments, for all 6 iterations
     assert record["timed_steps"] == 6 and record["train_seconds"] > first["train_seconds"]
     with open(run_dir / "metrics.csv") as f:
-        lr = {int(r["step"]): float(r["lr-CaffeSGD"]) for r in csv.DictReader(f) if r["lr-CaffeSGD"]}
+        lr = {int(r["step"]): float(r["lr"]) for r in csv.DictReader(f) if r["lr"]}
     assert [lr[s] for s in sorted(lr)] == [0.1] * 4 + [0.01] * 2  # iterations 0-3 at 0.1, then 4-5 at 0.01
     refused = cli(*args, "--override_lr=0.01", "--run_name=other", cwd=tmp_path)
     out, _ = refused.communicate(timeout=300)

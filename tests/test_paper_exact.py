@@ -20,7 +20,7 @@ from lightning_resnet.cli import ResNetCLI
 from lightning_resnet.data.distributed import per_device_batch_size
 from lightning_resnet.models.batchnorm import GhostBatchNorm2d
 from lightning_resnet.optim import CaffeSGD
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -120,10 +120,7 @@ def test_paper_preset_names_bn_batch_caffe_momentum_and_fp32(tmp_path: Path) -> 
     )
     hp = cli.model.hparams
     assert (hp.bn_batch, hp.momentum_form, hp.allow_tf32) == (64, "caffe", False)
-    assert (
-        cli.trainer.precision == "32-true"
-        and cli.run_dir() == tmp_path / "cifar10-paper".replace("cifar10", "table6") / "resnet20-s0"
-    )
+    assert cli.trainer.precision == "32-true" and cli.run_dir() == tmp_path / "cifar10-paper" / "resnet20-s0"
 
 
 def test_presets_have_their_own_run_folders(tmp_path: Path) -> None:
@@ -134,7 +131,7 @@ def test_presets_have_their_own_run_folders(tmp_path: Path) -> None:
         .as_posix()
         for extra in ([], ["--config", str(PRESETS / "smoke.yaml")], ["--config", str(PRESETS / "paper.yaml")])
     }
-    assert folders == {"table6/resnet20-s0", "table6-smoke/resnet20-s0", "table6-paper/resnet20-s0"}
+    assert folders == {"table6/resnet20-s0", "cifar10-smoke/resnet20-s0", "cifar10-paper/resnet20-s0"}
 
 
 def test_training_error_window_is_saved_in_checkpoints() -> None:
@@ -241,7 +238,7 @@ def test_resume_with_another_schedule_is_refused_before_anything_is_written(tmp_
         and "model.milestones: [15, 30] -> [32000, 48000]" in line
         and "--run_name" in line
     )
-    assert (run_dir / "run.json").read_text() == record and read_record(run_dir)["status"] == "finished"
+    assert (run_dir / "run.json").read_text() == record and RunFolder(run_dir).read()["status"] == "finished"
     print(line)
     assert json.loads(record)["tf32"] == {"matmul": False, "convolutions": False}
 

@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.cli import ResNetCLI, default_callbacks, main
 from lightning_resnet.reproduce import plan
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 # tiny runs: a few iterations of small batches, evaluated on one batch
 TINY = (
@@ -84,7 +84,7 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
             ResNetCLI(args=list(runs[1].args), trainer_defaults={"callbacks": [*default_callbacks(), StopAt()]})
     finally:
         signal.signal(signal.SIGINT, handler)
-    assert read_record(runs[1].run_dir)["status"] == "interrupted"
+    assert RunFolder(runs[1].run_dir).read()["status"] == "interrupted"
 
     args = [
         "reproduce",
@@ -99,7 +99,8 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
     assert "2 runs, 0 finished, 2 to train" in out and "wrote" in out
     resumed = (runs[1].run_dir / "metrics.csv").read_text()
     assert all(
-        read_record(r.run_dir)["status"] == "finished" and read_record(r.run_dir)["global_step"] == 6 for r in runs
+        RunFolder(r.run_dir).read()["status"] == "finished" and RunFolder(r.run_dir).read()["global_step"] == 6
+        for r in runs
     )
     steps = [int(row["step"]) for row in csv.DictReader(resumed.splitlines()) if row["step"]]
     assert sorted(set(steps)) == list(range(6)) + [6]  # 0..5 logged once each across both segments, test at 6
@@ -131,7 +132,7 @@ def test_submitit_local_executor_dispatches_the_runs(
     )
     out = capsys.readouterr().out
     assert "submitted 2 jobs (local)" in out
-    assert all(read_record(r.run_dir)["status"] == "finished" for r in plan("fig1", "smoke", runs_dir=tmp_path))
+    assert all(RunFolder(r.run_dir).read()["status"] == "finished" for r in plan("fig1", "smoke", runs_dir=tmp_path))
     assert list((tmp_path / ".submitit").rglob("*_log.out"))
 
 
@@ -169,7 +170,7 @@ def test_jobs_train_runs_at_once_with_a_log_each(
         ]
     )
     runs = plan("fig1", "smoke", runs_dir=tmp_path)
-    assert all(read_record(r.run_dir)["status"] == "finished" for r in runs)
+    assert all(RunFolder(r.run_dir).read()["status"] == "finished" for r in runs)
     assert all("`Trainer.fit` stopped: `max_steps=6` reached." in (r.run_dir / "train.log").read_text() for r in runs)
     assert "[2/2]" in capsys.readouterr().out
 

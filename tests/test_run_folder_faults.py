@@ -15,7 +15,7 @@ from conftest import tiny_fit
 
 from lightning_resnet.cli import main
 from lightning_resnet.reporting import build_report
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 TINY = ("--trainer.max_steps=2", "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1")
 
@@ -70,7 +70,7 @@ def test_2_resuming_a_finished_run_changes_nothing_and_says_so(
     before = files_of(folder)
     code, line = run(capsys, *args, "--ckpt_path=last")
     assert code == 0 and "has trained to its end (2 iterations) and tested: nothing to resume" in line
-    assert files_of(folder) == before and read_record(folder)["status"] == "finished"
+    assert files_of(folder) == before and RunFolder(folder).read()["status"] == "finished"
 
 
 @pytest.mark.slow
@@ -147,7 +147,7 @@ def test_6_the_advice_after_a_nan_before_any_checkpoint_is_a_command_that_works(
     assert code == 2 and "not finite at iteration 1. No checkpoint was written;" in line
     assert "run the same command again with a lower LR (--model.lr LR)" in line
     assert run(capsys, *args, "--model.lr=0.01")[0] == 0  # as advised: not refused, trains, tests
-    assert read_record(tmp_path / "table6" / "resnet8-s0")["status"] == "finished"
+    assert RunFolder(tmp_path / "table6" / "resnet8-s0").read()["status"] == "finished"
 
 
 @pytest.mark.slow
@@ -166,6 +166,6 @@ def test_7_a_run_that_failed_before_its_first_step_does_not_block_the_same_comma
     (data / "data_batch_3").unlink()
     (data / "data_batch_3").symlink_to(cifar_dir / "cifar-10-batches-py" / "data_batch_3")  # the data restored
     assert run(capsys, *args)[0] == 0
-    record = read_record(tmp_path / "runs" / "table6" / "resnet8-s0")
+    record = RunFolder(tmp_path / "runs" / "table6" / "resnet8-s0").read()
     assert record["status"] == "finished" and json.dumps(record)  # trained and tested
     assert torch.load(tmp_path / "runs" / "table6" / "resnet8-s0" / "checkpoints" / "last.ckpt", weights_only=False)

@@ -15,7 +15,7 @@ from test_cli import StopAt
 
 from lightning_resnet import hardware, speed
 from lightning_resnet.cli import ResNetCLI, default_callbacks, main
-from lightning_resnet.runs import read_record
+from lightning_resnet.runs import RunFolder
 
 SMOKE = str(REPO / "reproductions" / "presets" / "smoke.yaml")
 
@@ -92,15 +92,15 @@ def test_a_smoke_fit_records_its_resolution_and_a_resume_on_another_machine_keep
             ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(2)]})
     finally:
         signal.signal(signal.SIGINT, handler)
-    folder = tmp_path / "table6-smoke" / "resnet8-s0"
-    record = read_record(folder)
+    folder = tmp_path / "cifar10-smoke" / "resnet8-s0"
+    record = RunFolder(folder).read()
     assert record["precision"] == "32-true" and record["config"]["model"]["channels_last"] is False
     assert record["speed"]["device"] == "cpu" and record["speed"]["asked"]["precision"] == "fastest"
     assert "no native bf16" in record["hardware"] and record["machine"]["cpu"]["model"]
     assert "speed: 32-true, contiguous (NCHW) (the fastest on cpu)" in caplog.messages
     native(cpu=True)  # resumed on one with: the run stays as it started, and the definition check agrees
     main([*args, "--ckpt_path=last"])
-    record = read_record(folder)
+    record = RunFolder(folder).read()
     assert record["status"] == "finished" and record["global_step"] == 4
     assert record["precision"] == "32-true" and record["speed"]["source"] == "checkpoint"
     assert [s["from_step"] for s in record["segments"]] == [0, 2]
@@ -137,6 +137,6 @@ def test_the_on_device_data_path_trains_on_what_auto_picks(cifar_dir: Path, tmp_
             "--trainer.enable_progress_bar=false",
         ]
     )
-    record = read_record(tmp_path / "table6-smoke" / "resnet8-s0")
+    record = RunFolder(tmp_path / "cifar10-smoke" / "resnet8-s0").read()
     assert record["status"] == "finished" and record["global_step"] == 3
     assert record["speed"]["device"].split("-")[0] == speed.device_type("auto")

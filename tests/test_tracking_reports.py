@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import re
 import signal
@@ -22,8 +24,8 @@ from lightning_resnet.paper.experiments import above_all, falls_along
 from lightning_resnet.reporting import build_report
 from lightning_resnet.reporting.findings import evaluate
 from lightning_resnet.reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
-from lightning_resnet.runs import Run, load_runs, read_record
-from lightning_resnet.tracking import artifacts_dir, make_loggers, read_wandb_history, wandb_run_id
+from lightning_resnet.runs import Run, RunAddress, RunFolder, load_runs
+from lightning_resnet.tracking import artifacts_dir, make_loggers, read_wandb_history, read_wandb_records, wandb_run_id
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
@@ -89,11 +91,14 @@ def test_wandb_config_holds_the_resolved_config(runs_dir: Path) -> None:
     config = wandb_config(runs_dir / "quick" / "plain8-s0")
     assert config["config"]["model"]["arch"] == "plain8" and config["config"]["trainer"]["max_steps"] == 30
     assert config["experiment"] == "quick" and config["precision"] == "32-true" and config["seed"] == 0
+    # the resolved config once, with the record's keys: not Lightning's dump of the model's and data's arguments
+    assert not {"arch", "lr", "milestones", "batch_size", "data_dir"} & set(config)
+    assert config["group"] == "quick" and config["network"] == "plain8"
 
 
 @pytest.mark.slow
 def test_local_record_describes_code_environment_and_data(runs_dir: Path, cifar: CIFAR10DataModule) -> None:
-    record = read_record(runs_dir / "quick" / "resnet8-s0")
+    record = RunFolder(runs_dir / "quick" / "resnet8-s0").read()
     assert record["status"] == "finished" and record["global_step"] == 30 == record["max_steps"]
     assert re.fullmatch(r"[0-9a-f]{40}", record["git"]["commit"]) and isinstance(record["git"]["dirty"], bool)
     assert set(record["versions"]) >= {"torch", "torchvision", "pytorch_lightning", "wandb"}
@@ -219,11 +224,15 @@ def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: N
     assert [g.panels[0].title for g in grids] == ["plain", "ResNet", "ResNet-110 vs 1202"]
     for grid, (_, networks) in zip(grids, spec.panels):  # each panel queries exactly its networks
         assert grid.runsets[0].filters == f"Config('group') = 'cifar10-smoke' and Config('network') in {list(networks)}"
-        assert grid.runsets[0].groupby == ["config.network"]
+        assert grid.runsets[0].groupby == []  # one seed per network: a line per run, styled per run
         plot = grid.panels[0]
         assert plot.y == ["train/top1_error", "test_curve/top1_error"]  # bold: the paper's test error
-        assert plot.line_marks == {"train/top1_error": "dashed", "test_curve/top1_error": "solid"}
-        assert plot.line_widths["test_curve/top1_error"] > plot.line_widths["train/top1_error"]
+        assert plot.range_y == (0.0, 20.0)  # the paper's axis
+    ids = {r.network: r.record.wandb["id"] for r in load_runs(runs_dir, "quick")}
+    plot = grids[1].panels[0]  # ResNet: resnet8 is in it, plain8 is not
+    train, test = f"{ids['resnet8']}:train/top1_error", f"{ids['resnet8']}:test_curve/top1_error"
+    assert plot.line_marks == {train: "dashed", test: "solid"}  # "{runId}:{metricName}", as wandb-workspaces reads
+    assert plot.line_widths[test] > plot.line_widths[train]
     tables = [b.text for b in report.blocks if isinstance(b, wr.MarkdownBlock)]
     assert any("| plain8 |" in t for t in tables)
 
@@ -279,7 +288,7 @@ def test_unreachable_wandb_server_never_stalls_training(
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)  # "logged in" ...
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # ... to a server that is not there
     start = time.monotonic()
-    loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
+    loggers = make_loggers(RunAddress(tmp_path, "quick", "run"), [], "lightning-resnet", resuming=False)
     assert time.monotonic() - start < 10 and loggers[1]._offline
     cli = short_run(tmp_path, cifar_dir, "resnet8", "--trainer.max_steps=5", "--test_after_fit=false")
     assert cli.trainer.global_step == 5
@@ -293,7 +302,7 @@ def test_without_login_wandb_goes_offline_and_connects_nowhere(
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
-    loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
+    loggers = make_loggers(RunAddress(tmp_path, "quick", "run"), [], "lightning-resnet", resuming=False)
     assert isinstance(loggers[0], CSVLogger) and isinstance(loggers[1], WandbLogger) and loggers[1]._offline
 
 
@@ -315,7 +324,7 @@ class StopAt(Callback):
 
 
 @pytest.mark.slow
-def test_an_interrupted_offline_run_syncs_as_one_wandb_run(
+def test_a_killed_and_resumed_offline_run_syncs_as_one_wandb_run_with_its_whole_history(
     tmp_path: Path, cifar_dir: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = [
@@ -338,23 +347,48 @@ def test_an_interrupted_offline_run_syncs_as_one_wandb_run(
     handler = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit):
-            ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(5)]})
+            ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(6)]})
     finally:
         signal.signal(signal.SIGINT, handler)
-    ResNetCLI(args=[*args, "--ckpt_path=last"])
     run_dir = tmp_path / "quick" / "resnet8-s0"
+    (run_dir / "checkpoints" / "interrupted.ckpt").unlink()  # as after a SIGKILL: it resumes from iteration 4
+    ResNetCLI(args=[*args, "--ckpt_path=last"])
     segments = sorted((run_dir / "wandb").glob("offline-run-*"))
     assert len(segments) == 2
-    steps = [{int(r["trainer/global_step"]) for r in read_wandb_history(s) if "train/loss" in r} for s in segments]
-    assert steps[0] and steps[1] and max(steps[0]) < min(steps[1])  # W&B's reader: the two halves of one run
+    steps = [[int(r["trainer/global_step"]) for r in read_wandb_history(s) if "train/loss" in r] for s in segments]
+    assert max(steps[0]) >= min(steps[1]) == 4  # the resumed segment logs again what the killed one had logged
     first_id = (run_dir / "wandb_id.txt").read_text().split()[0]
-    assert read_record(run_dir)["wandb"]["id"] == first_id and read_record(run_dir)["wandb"]["offline"] is True
+    wandb = RunFolder(run_dir).record().wandb
+    assert wandb["id"] == first_id and wandb["offline"] is True
+
     main(["sync", str(run_dir), "--dry_run"])
     out = capsys.readouterr().out
-    assert f"2 offline segment(s) -> W&B run {first_id}" in out
-    assert f"wandb sync --id {first_id} --project lightning-resnet {segments[0]} {segments[1]}" in out
-    digest = "-".join(read_record(run_dir)["dataset"]["sha256"].values())[:16]
-    assert f"then its input: dataset artifact cifar-10-{digest} (by reference)" in out  # declared once uploaded
+    assert f"{run_dir}: 2 offline segment(s) -> W&B run {first_id}" in out
+    prepared = sorted((run_dir / "wandb" / "sync" / "wandb").glob("offline-run-*"))
+    assert len(prepared) == 1 and f"prepared {prepared[0]}" in out
+    records = read_wandb_records(prepared[0])
+    (info,) = [r["run"] for r in records if r["type"] == "run"]
+    assert info["run_id"] == first_id and info["job_type"] == "train" and info["display_name"] == "quick/resnet8-s0"
+    history = [r["history"]["item"] for r in records if r["type"] == "history"]
+    logged = [int(row["_step"]) for row in history]
+    assert logged == sorted(set(logged))  # _step strictly increasing: nothing overwrites anything once uploaded
+    assert [int(row["trainer/global_step"]) for row in history] == logged  # _step is the iteration
+    trained = [int(row["trainer/global_step"]) for row in history if "train/loss" in row]
+    assert trained == sorted(set(steps[0]) | set(steps[1]))  # every iteration of both segments, once
+    csv_loss = {
+        int(r["step"]): float(r["train/loss"]) for r in csv.DictReader(open(run_dir / "metrics.csv")) if r["train/loss"]
+    }
+    assert {int(row["trainer/global_step"]): row["train/loss"] for row in history if "train/loss" in row} == csv_loss
+    assert "lr" in history[0] and not any(k.startswith("lr-") for row in history for k in row)
+    summary = {}
+    for r in records:
+        if r["type"] == "summary":
+            summary.update(r["summary"]["update"])
+    assert summary["test/top1_error"] == RunFolder(run_dir).record().final["test/top1_error"]
+    artifacts = [r["artifact"] for r in records if r["type"] == "artifact"]
+    assert [a["name"] for a in artifacts] == [f"model-{first_id}"] and "final" in json.dumps(artifacts[0])
+    digest = hashlib.sha256(json.dumps(RunFolder(run_dir).record().dataset["sha256"], sort_keys=True).encode())
+    assert f"then its input: dataset artifact cifar-10-{digest.hexdigest()[:16]} (by reference)" in out
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     with pytest.raises(SystemExit):
@@ -460,10 +494,53 @@ def test_a_wandb_server_that_accepts_but_never_answers_means_offline_within_seco
         monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
         monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
         start = time.monotonic()
-        loggers = make_loggers(tmp_path / "run", "quick", "run", [], "lightning-resnet", resuming=False)
+        loggers = make_loggers(RunAddress(tmp_path, "quick", "run"), [], "lightning-resnet", resuming=False)
         assert time.monotonic() - start < 10 and loggers[1]._offline
     finally:
         silent.close()
+
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+# every id and preset with committed records (a page of an id whose runs never ran here has no curves to plot)
+COMMITTED_PAGES = sorted(
+    page
+    for page in REPORTS.glob("*-*.md")
+    if (REPORTS / "records" / spec_for(page.stem.partition("-")[0]).groups(page.stem.partition("-")[2])[0]).is_dir()
+)
+
+
+def logged_keys(runs_dir: Path, group: str) -> tuple[set[str], set[str]]:
+    """The history keys (metrics.csv: what the loggers received) and the top-level W&B config keys (run.json: the
+    record RunRecord logs as hyper-parameters) of a group's runs."""
+    history, config = set(), set()
+    for run in load_runs(runs_dir, group):
+        history |= set(run.curves)
+        config |= {key for key, value in RunFolder(run.path).read().items() if value is not None}
+    return history, config
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", COMMITTED_PAGES, ids=[p.stem for p in COMMITTED_PAGES])
+def test_the_wandb_report_dry_run_of_every_committed_page_plots_logged_keys(page: Path, tmp_path: Path) -> None:
+    report_id, _, preset = page.stem.partition("-")
+    records = page.parent / "records"
+    preset_args = ["--preset", preset] if preset else []
+    main(["report", report_id, *preset_args, f"--runs_dir={records}", f"--reports_dir={tmp_path}", "--wandb_dry_run"])
+    report = json.loads((tmp_path / f"{page.stem}.wandb-report.json").read_text())
+    spec = spec_for(report_id)
+    history, config = logged_keys(records, spec.groups(preset or None)[0])
+    grids = [b for b in report["blocks"] if b["type"] == "PanelGrid"]
+    plots = [p for g in grids for p in g["panels"] if p["type"] == "LinePlot"]
+    assert len(plots) == len(spec.panels) * (2 if spec.split_metrics else 1)
+    for plot in plots:
+        assert set(plot["y"]) <= history and plot["x"] == "trainer/global_step"
+        for key in [*plot.get("line_marks", {}), *plot.get("line_widths", {})]:
+            run_id, _, metric = key.partition(":")
+            assert metric in plot["y"] and len(run_id) == 8
+    for grid in grids:
+        for runset in grid["runsets"]:
+            keys = set(re.findall(r"Config\('(\w+)'\)", runset["filters"]))
+            assert keys <= config | {"report"}, runset["filters"]  # report: the page's figures run (log_figures)
 
 
 COMMITTED = sorted(p for p in (Path(__file__).resolve().parents[1] / "reports").glob("*.md") if p.name != "README.md")

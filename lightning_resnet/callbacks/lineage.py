@@ -23,7 +23,7 @@ from pytorch_lightning.loggers import WandbLogger
 from ..compat import wandb_run_offline
 from ..data.base import FingerprintedData
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT
-from ..tracking import artifacts_dir, dataset_artifact
+from ..tracking import artifacts_dir, dataset_artifact, training_run_id
 
 
 def frozen_snapshot(source: Path, target: Path) -> Path:
@@ -58,10 +58,18 @@ class WandbLineage(Callback):
         checkpoint = run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT
         if run is None or not checkpoint.is_file():
             return
-        import wandb
-
-        artifact = wandb.Artifact(f"model-{run.id}", type="model", metadata={"global_step": trainer.global_step})
-        snapshot = frozen_snapshot(checkpoint, artifacts_dir(run_dir) / f"model-{trainer.global_step}.ckpt")
-        artifact.add_file(str(snapshot), name=LAST_CHECKPOINT, policy="immutable", skip_cache=True)
         finished = trainer.global_step >= trainer.max_steps > 0
-        run.log_artifact(artifact, aliases=["latest", "final"] if finished else ["latest"])
+        log_model(run, run_dir, training_run_id(run_dir) or run.id, trainer.global_step, finished)
+
+
+def log_model(run, run_dir: Path, run_id: str, global_step: int, finished: bool) -> None:
+    """``last.ckpt`` as the model artifact ``model-<training run id>`` (one name across resumed segments and after
+    ``sync``), aliases ``latest`` and, once trained to the end, ``final``."""
+    import wandb
+
+    artifact = wandb.Artifact(f"model-{run_id}", type="model", metadata={"global_step": global_step})
+    snapshot = frozen_snapshot(
+        run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT, artifacts_dir(run_dir) / f"model-{global_step}.ckpt"
+    )
+    artifact.add_file(str(snapshot), name=LAST_CHECKPOINT, policy="immutable", skip_cache=True)
+    run.log_artifact(artifact, aliases=["latest", "final"] if finished else ["latest"])

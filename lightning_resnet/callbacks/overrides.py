@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 
 from ..compat import set_scheduler_lr
-from ..runs import read_record, write_record
+from ..runs import RunFolder
 
 
 class ResumeOverrides(Callback):
@@ -35,5 +33,4 @@ class ResumeOverrides(Callback):
         if self.precision is not None:
             change["precision"] = {"from": self.precision[0], "to": self.precision[1]}
         if trainer.is_global_zero and len(change) > 1:
-            record = read_record(Path(trainer.default_root_dir))
-            write_record(trainer.default_root_dir, {**record, "changes": [*record.get("changes", []), change]})
+            RunFolder(trainer.default_root_dir).append("changes", change)

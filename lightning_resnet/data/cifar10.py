@@ -166,7 +166,7 @@ class CIFAR10DataModule(pl.LightningDataModule):
         super().__init__()
         if not 0 <= val_size < NUM_TRAIN:
             raise ConfigError(f"val_size must be in [0, {NUM_TRAIN}), got {val_size}")
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         self.data_dir = resolve_data_dir(data_dir)
         self.mean_image: torch.Tensor | None = None
         self._mean_cache: dict[torch.device, torch.Tensor] = {}

@@ -90,7 +90,7 @@ class DetectionDataModule(pl.LightningDataModule):
 
     def __init__(self, batch_size: int = 1, eval_batch_size: int = 1, num_workers: int = 2) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         self.train_set: Dataset | None = None
         self.test_set: Dataset | None = None
 
@@ -158,7 +158,7 @@ class VOCDataModule(DetectionDataModule):
         num_workers: int = 2,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers)
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         self.root = data_root(data_dir, "voc")
 
     def _check(self, name: str) -> None:
@@ -211,7 +211,7 @@ class COCODataModule(DetectionDataModule):
         num_workers: int = 2,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers)
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         self.root = data_root(data_dir, "coco")
 
     def _paths(self, split: str) -> tuple[Path, Path]:

@@ -151,7 +151,7 @@ class ImageNetDataModule(pl.LightningDataModule):
                 raise ConfigError(f"{name} must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
         if not crop_size <= train_scale[0] <= train_scale[1]:
             raise ConfigError(f"train_scale {tuple(train_scale)} must be ordered and at least crop_size {crop_size}")
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         self.data_dir = data_root(data_dir, "imagenet")
         self.mean, self.pca_basis = torch.tensor(IMAGENET_MEAN), PCA_BASIS  # moved to the training device once
         self.train_set = self.val_set = self.test_set = None

@@ -9,7 +9,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import nn
 
 from ..guard import NonFiniteGuard
-from ..optim import make_sgd
+from ..optim import LR_KEY, make_sgd
 from .metrics import PROTOCOLS
 from .model import faster_rcnn
 
@@ -51,7 +51,7 @@ class ObjectDetector(NonFiniteGuard):
         proposals: int = 300,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # the run record logs the resolved config, once
         if weights is None:
             rank_zero_info(
                 f"{arch} starts untrained (no --model.weights): the paper fine-tunes ImageNet weights; use this for "
@@ -112,4 +112,4 @@ class ObjectDetector(NonFiniteGuard):
         trainable = [p for p in self.parameters() if p.requires_grad]
         optimizer = make_sgd(trainable, "caffe", lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(hp.milestones), gamma=hp.lr_decay)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": LR_KEY}}

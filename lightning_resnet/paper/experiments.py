@@ -70,10 +70,18 @@ class ReportSpec:
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
-        return (experiment_folder(self.pool if self.pool and preset else self.id, preset),)
+        return (experiment_folder(folder_stem(self.id, preset), preset),)
 
     def seeds_for(self, network: str, at_least: int = 1) -> int:
         return max(at_least, dict(self.seeds).get(network, 1))
+
+
+def folder_stem(experiment: str, preset: str | None) -> str:
+    """The stem of an experiment's run folder: a table or figure of a pool run at a preset lives in its pool's folder
+    (``fit --config table6.yaml --config presets/smoke.yaml`` -> ``runs/cifar10-smoke/``, where ``reproduce`` trains and
+    ``report table6 --preset smoke`` reads); anything else in a folder of its own name."""
+    spec = SPECS.get(experiment)
+    return spec.pool if spec is not None and spec.pool and preset else experiment
 
 
 RESNET1202_NOTE = (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import MissingFileError
 from ..models import list_models
-from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, run_dir, run_name
+from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, RunAddress
 
 CONFIG_PACKAGE = "lightning_resnet.reproductions"  # the top-level reproductions/ folder, shipped with the package
 
@@ -39,7 +39,7 @@ def backbone_weights(network: str, backbone_pool: str, runs_dir: Path = Path("ru
     (VGG-16)."""
     if network not in list_models():
         return "torchvision"
-    return str(run_dir(runs_dir, backbone_pool, "paper", run_name(network, 0)) / CHECKPOINT_DIR / LAST_CHECKPOINT)
+    return str(RunAddress.of(runs_dir, backbone_pool, "paper", network, 0).path / CHECKPOINT_DIR / LAST_CHECKPOINT)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..paper import SPECS, spec_for
-from ..runs import Run, export_record, load_runs
+from ..runs import Run, RunFolder, load_runs
 from .markdown import RECORDS, write_index, write_report
 
 __all__ = ["build_report", "load_throughput", "write_index", "write_report"]
@@ -50,7 +50,7 @@ def build_report(
     elif spec.networks:
         runs = [run for run in runs if run.network in spec.networks]
     for run in runs:  # the page's evidence travels with it
-        export_record(run.path, Path(reports_dir) / RECORDS)
+        RunFolder(run.path).export_record(Path(reports_dir) / RECORDS)
     finished = [run for run in runs if run.finished]
     unfinished = [run.path.name for run in runs if not run.finished]
     page = write_report(

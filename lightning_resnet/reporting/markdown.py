@@ -34,13 +34,13 @@ def _cell(values: set) -> str:
 
 def evaluated_images(run: Run, metric: str) -> float | None:
     """The images the run's final test actually evaluated (what a batch limit left), else the test set's size."""
-    dataset = run.record.get("dataset") or {}
+    dataset = run.record.dataset or {}
     return run.final(f"{metric}/images") or dataset.get("test_images") or dataset.get("val_images")
 
 
 def wandb_link(run: Run) -> str:
     """The run's W&B id, linked once it has a URL (online, or after ``sync``); ``–`` for runs logged without W&B."""
-    wandb = run.record.get("wandb") or {}
+    wandb = run.record.wandb or {}
     if not wandb.get("id"):
         return "–"
     return f"[{wandb['id']}]({wandb['url']})" if wandb.get("url") else f"`{wandb['id']}`"
@@ -59,15 +59,15 @@ def scale_table(runs: list[Run]) -> list[str]:
     ]
     for network in dict.fromkeys(r.network for r in runs):
         group = [r for r in runs if r.network == network]
-        steps = _cell({f"{r.record.get('global_step', 0):,} of {r.record.get('max_steps', 0):,}" for r in group})
-        images = _cell({f"{n:,}" for r in group if (n := (r.record.get("dataset") or {}).get("train_images"))})
+        steps = _cell({f"{r.record.global_step:,} of {r.record.max_steps:,}" for r in group})
+        images = _cell({f"{n:,}" for r in group if (n := (r.record.dataset or {}).get("train_images"))})
         batch = _cell({batch_of(r) for r in group})
         if all(r.timed_steps == r.steps for r in group):
-            time = f"{sum(r.record.get('train_seconds', 0.0) for r in group) / 60 / len(group):.1f} min"
+            time = f"{sum(r.record.train_seconds for r in group) / 60 / len(group):.1f} min"
         else:
             time = "; ".join(r.training_time() for r in group)
         lines.append(
-            f"| {network} | {steps} | {images} | {batch} | {_cell({r.record.get('precision') for r in group})} | "
+            f"| {network} | {steps} | {images} | {batch} | {_cell({r.record.precision for r in group})} | "
             f"{_cell({r.hardware for r in group})} | {_cell({r.seed for r in group})} | {time} | "
             f"{', '.join(wandb_link(r) for r in group)} |"
         )
@@ -81,7 +81,7 @@ def measured_on_gpu(entry: dict) -> bool:
 
 def params_m(network: str, runs: list[Run] = ()) -> float:
     """Parameters in millions; an ensemble's are its members'."""
-    members = [m for r in runs if r.network == network for m in r.record.get("members", [])]
+    members = [m for r in runs if r.network == network for m in r.record.members]
     if members:
         return sum(params_m(parse_run_name(m)[0]) for m in members)
     return parameters(*split_network(network)) / 1e6
@@ -96,14 +96,14 @@ def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, 
         f"The paper-length run of {network} ({iterations:,} iterations of {batch}) "
         f"is {pflop:,.0f} PFLOP of training compute"
     )
-    measured = [r for r in runs if r.network == network and r.record.get("train_seconds") and r.timed_steps]
+    measured = [r for r in runs if r.network == network and r.record.train_seconds and r.timed_steps]
     if measured:
         run = measured[0]
         seen = run.timed_steps * batch_of(run)
-        rate = seen / run.record["train_seconds"]
+        rate = seen / run.record.train_seconds
         text += (
             f"; its short run here trained at {rate:,.1f} images/s ({run.hardware}, "
-            f"{run.record.get('precision')}), "
+            f"{run.record.precision}), "
             f"so the full run would take {images / rate / 3600:,.0f} hours on this hardware"
         )
     return (
@@ -354,7 +354,7 @@ def write_report(
         published = reproductions_table(spec, runs)
         if published:
             lines += ["### Beside published reproductions", "", *published, ""]
-        members = [m for r in runs for m in r.record.get("members", [])]
+        members = [m for r in runs for m in r.record.members]
         if members:
             lines += [f"The ensemble combined {len(members)} trained runs: {', '.join(members)}.", ""]
         if spec.note:
@@ -362,7 +362,7 @@ def write_report(
         if spec.findings:
             lines += ["## The paper's findings at this scale", "", NOISE_RULE, "", *findings_table(spec, runs), ""]
             lines += stalled_note(spec, runs)
-            if spec.small_scale_note and any(r.record.get("max_steps", 0) < pool.iterations for r in runs):
+            if spec.small_scale_note and any(r.record.max_steps < pool.iterations for r in runs):
                 lines += [spec.small_scale_note + " " + paper_run_estimate("resnet1202", runs), ""]
         if spec.panels:
             panels = [
@@ -450,12 +450,12 @@ def missing_runs_estimate(spec: ReportSpec, runs: list[Run]) -> list[str]:
     over their training seconds) to each missing network's FLOPs at the same length.
     """
     missing = [n for n in spec.networks if not any(r.network == n for r in runs)]
-    timed = [r for r in runs if r.record.get("train_seconds") and r.timed_steps and batch_of(r)]
+    timed = [r for r in runs if r.record.train_seconds and r.timed_steps and batch_of(r)]
     if not missing or not timed:
         return []
     size = POOLS[spec.pool].image_size if spec.pool in POOLS else 32
     flops = sum(training_flops(*split_network(r.network), r.timed_steps * batch_of(r), size) for r in timed)
-    rate = flops / sum(r.record["train_seconds"] for r in timed)
+    rate = flops / sum(r.record.train_seconds for r in timed)
     steps, batch = max(r.steps for r in timed), batch_of(timed[0])
     hardware = _cell({r.hardware for r in timed})
     cells = [f"{n} ~{training_flops(*split_network(n), steps * batch, size) / rate / 60:,.0f} min" for n in missing]

@@ -8,9 +8,12 @@ figures are logged as images of a run of its own (job type ``report``) and shown
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from ..paper import POOLS, ReportSpec
 from ..runs import Run
@@ -36,9 +39,33 @@ def log_figures(page: Path, entity: str | None, project: str, folder: Path) -> l
         config = {"report": page.stem}
         Path(folder).mkdir(parents=True, exist_ok=True)
         init = {"entity": entity, "project": project, "job_type": FIGURES_JOB, "name": page.stem, "dir": str(folder)}
-        with wandb.init(**init, config=config) as run:
+        # one run per page, reused when the page is regenerated: the media panel shows its newest figures
+        with wandb.init(**init, id=figures_run_id(page), resume="allow", config=config) as run:
             run.log({key: wandb.Image(str(path)) for key, path in figures.items()})
     return list(figures)
+
+
+def figures_run_id(page: Path) -> str:
+    """The W&B id of the run that carries a page's figures (``figures-fig1-smoke``)."""
+    return f"figures-{page.stem}"
+
+
+def report_json(report) -> str:
+    """The W&B Report as JSON: every block, runset and panel with its type and settings, as built for ``save``.
+    (wandb-workspaces' own upload spec cannot be made offline: it asks the server for the project's internal id.)"""
+    return json.dumps(as_data(report), indent=1, sort_keys=True) + "\n"
+
+
+def as_data(value: Any) -> Any:
+    """wandb-workspaces objects (pydantic dataclasses) as plain data, each with its ``type``."""
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: as_data(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name[0] != "_"}
+        return {"type": type(value).__name__, **{k: v for k, v in fields.items() if v is not None}}
+    if isinstance(value, (list, tuple)):
+        return [as_data(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): as_data(v) for k, v in value.items()}
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
 
 
 def repository_page_url(page: Path) -> str | None:
@@ -66,6 +93,22 @@ def panel_filters(group: str, networks: tuple[str, ...]) -> str:
     return filters + (f" and Config('network') in {list(networks)}" if networks else "")
 
 
+CURVE_NAMES = {TRAIN_KEY: "training error", "test_curve/top1_error": "test error", "val/top1_error": "validation error"}
+STYLES = {TRAIN_KEY: (1.0, "dashed")}  # the paper's figures: training error thin and dashed, held-out error bold
+HELD_OUT_STYLE = (3.0, "solid")
+
+
+def line_styles(runs: list[Run], keys: list[str]) -> dict[str, dict[str, object]]:
+    """``line_widths`` and ``line_marks`` for the plotted runs, keyed ``"{runId}:{metricName}"`` as wandb-workspaces
+    reads them (its LinePlot documents that form); runs logged without W&B have no id and keep W&B's style."""
+    ids = [(r.record.wandb or {}).get("id") for r in runs]
+    styles = {f"{run_id}:{key}": STYLES.get(key, HELD_OUT_STYLE) for run_id in ids if run_id for key in keys}
+    return {
+        "line_widths": {k: width for k, (width, _) in styles.items()} or None,
+        "line_marks": {k: mark for k, (_, mark) in styles.items()} or None,
+    }
+
+
 def build_wandb_report(
     spec: ReportSpec,
     runs: list[Run],
@@ -83,27 +126,32 @@ def build_wandb_report(
     held_out = POOLS[spec.pool].held_out[0] if spec.pool in POOLS else "val/top1_error"
     grids = []
     for title, networks in spec.panels:
+        members = [r for r in runs if not networks or r.network in networks]
+        seeds = len(members) > len({r.network for r in members})  # several seeds: a line per network, mean ± std
         runset = wr.Runset(
             entity=entity,
             project=project,
             name=title,
             filters=panel_filters(group, networks),
-            groupby=["config.network"],
+            groupby=["config.network"] if seeds else [],
         )
-        plot = wr.LinePlot(
-            title=title,
-            x="trainer/global_step",
-            y=[TRAIN_KEY, held_out],
-            groupby=wr.Config("network"),
-            groupby_aggfunc="mean",
-            groupby_rangefunc="stddev",
-            range_y=(0, None),
-            title_x="iteration",
-            title_y="error (%)",
-            line_widths={TRAIN_KEY: 1.0, held_out: 3.0},
-            line_marks={TRAIN_KEY: "dashed", held_out: "solid"},
-        )
-        grids.append(wr.PanelGrid(runsets=[runset], panels=[plot]))
+        curves = [[TRAIN_KEY], [held_out]] if spec.split_metrics else [[TRAIN_KEY, held_out]]
+        plots = [
+            wr.LinePlot(
+                title=title if len(curves) == 1 else f"{title}: {CURVE_NAMES.get(keys[0], keys[0])}",
+                x="trainer/global_step",
+                y=keys,
+                groupby=wr.Config("network") if seeds else None,
+                groupby_aggfunc="mean" if seeds else None,
+                groupby_rangefunc="stddev" if seeds else None,
+                range_y=spec.error_range or (0, None),
+                title_x="iteration",
+                title_y="error (%)",
+                **line_styles(members, keys),
+            )
+            for keys in curves
+        ]
+        grids.append(wr.PanelGrid(runsets=[runset], panels=plots))
     if spec.responses:
         runset = wr.Runset(
             entity=entity,
