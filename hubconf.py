@@ -1,5 +1,6 @@
 """torch.hub entry points: ``torch.hub.load("<repo or local path>", "resnet56")`` builds the paper's network;
-``pretrained="<checkpoint path or URL>"`` returns it trained, with its preprocessing (see ``load_network``).
+``pretrained=True`` returns it with the weights this suite released (``weights/``), ``pretrained="<checkpoint path or
+URL>"`` with a checkpoint's; both with their preprocessing (see ``load_network``).
 """
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ dependencies = ["torch", "torchvision", "pytorch_lightning", "torchmetrics", "js
 
 
 def _entry(name: str):
-    def build(pretrained: str | None = None, **kwargs):
+    def build(pretrained: bool | str = False, **kwargs):
         from lightning_resnet.export import load_network
         from lightning_resnet.models import create_model
 
-        if pretrained is None:
+        if not pretrained:
             return create_model(name, **kwargs)
+        if pretrained is True:  # the weights this suite released (weights/), SHA-256 checked
+            return load_network(name, weights="paper")
         if pretrained.startswith(("http://", "https://")):
             import os
 
@@ -30,7 +33,7 @@ def _entry(name: str):
         return network
 
     build.__name__ = name
-    build.__doc__ = f"The paper's {name}; with ``pretrained`` (a checkpoint path or URL) its trained weights."
+    build.__doc__ = f"The paper's {name}; ``pretrained=True``: its released weights; a checkpoint path or URL: those."
     return build
 
 

@@ -42,6 +42,7 @@ from .lifeline import watch_parent
 from .models import list_models, model_entry
 from .module import ImageClassifier
 from .paper import SPECS, folder_stem, spec_for
+from .release import export_command
 from .reporting import build_report
 from .reporting.wandb_report import build_wandb_report, figure_keys, log_figures, report_json, repository_page_url
 from .reproduce import reproduce_command
@@ -515,6 +516,7 @@ commands:
   reproduce  train every run a table or figure needs (skipping finished ones), then write its report
   report     write reports/<id>.md (and a W&B Report when logged in) from run records
   sync       upload offline W&B runs, each interrupted-and-resumed run as one W&B run
+  export     a finished paper-preset run as a released weights file (weights/) and its manifest entry
 
 examples:
   {PROG} fit --config reproductions/table6.yaml --config reproductions/presets/smoke.yaml
@@ -541,6 +543,8 @@ def main(args: list[str] | None = None) -> None:
             reproduce_command(argv[1:])
         elif argv and argv[0] == "sync":
             sync_command(argv[1:])
+        elif argv and argv[0] == "export":
+            export_command(argv[1:])
         elif argv and argv[0] == "detect":
             # sys.argv stays whole: Lightning's DDP launcher starts the other ranks with it
             warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")

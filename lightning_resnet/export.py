@@ -11,7 +11,7 @@ from torch import nn
 from .data.cifar10 import CLASSES, CIFAR10DataModule
 from .data.views import IMAGENET_MEAN
 from .errors import ConfigError, MissingFileError
-from .models import create_model, model_entry
+from .models import create_model, list_models, model_entry
 
 
 class TrainedNetwork(nn.Module):
@@ -55,7 +55,26 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
-def load_network(checkpoint: str | Path) -> TrainedNetwork:
+def load_network(source: str | Path, weights: str | None = None, weights_dir: Path | None = None) -> TrainedNetwork:
+    """A trained network with the preprocessing it was trained with: ``load_network("resnet20", weights="paper")``
+    loads the released weights of a network by name (:mod:`lightning_resnet.weights`, SHA-256 checked);
+    ``load_network(path)`` the network of a checkpoint of this suite."""
+    from .release import PAPER, load_release
+
+    if weights is not None:
+        if weights != PAPER:
+            raise ConfigError(f"unknown weights {weights!r}: the released weights are weights={PAPER!r}")
+        name = str(source)
+        state, mean = load_release(name, weights_dir)
+        net = create_model(name)
+        net.load_state_dict(state, strict=True)
+        return TrainedNetwork(net.eval(), mean, model_entry(name).input_size, CLASSES, name)
+    if str(source) in list_models() and not Path(source).is_file():
+        raise ConfigError(f"{source!r} is a network name: load its released weights with weights={PAPER!r}")
+    return load_checkpoint(source)
+
+
+def load_checkpoint(checkpoint: str | Path) -> TrainedNetwork:
     """The network of a checkpoint, with its trained weights and the preprocessing it was trained with."""
     saved = read_checkpoint(checkpoint)
     hp = saved["hyper_parameters"]

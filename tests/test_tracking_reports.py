@@ -228,11 +228,13 @@ def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: N
         plot = grid.panels[0]
         assert plot.y == ["train/top1_error", "test_curve/top1_error"]  # bold: the paper's test error
         assert plot.range_y == (0.0, 20.0)  # the paper's axis
-    ids = {r.network: r.record.wandb["id"] for r in load_runs(runs_dir, "quick")}
-    plot = grids[1].panels[0]  # ResNet: resnet8 is in it, plain8 is not
-    train, test = f"{ids['resnet8']}:train/top1_error", f"{ids['resnet8']}:test_curve/top1_error"
-    assert plot.line_marks == {train: "dashed", test: "solid"}  # "{runId}:{metricName}", as wandb-workspaces reads
-    assert plot.line_widths[test] > plot.line_widths[train]
+    from lightning_resnet.reporting.wandb_report import line_styles
+
+    (resnet8,) = [r for r in load_runs(runs_dir, "quick") if r.network == "resnet8"]
+    styles = line_styles([resnet8], ["train/top1_error", "test_curve/top1_error"])
+    train, test = (f"{resnet8.record.wandb['id']}:{key}" for key in ("train/top1_error", "test_curve/top1_error"))
+    assert styles["line_marks"] == {train: "dashed", test: "solid"}  # "{runId}:{metricName}", as wandb-workspaces reads
+    assert styles["line_widths"][test] > styles["line_widths"][train]
     tables = [b.text for b in report.blocks if isinstance(b, wr.MarkdownBlock)]
     assert any("| plain8 |" in t for t in tables)
 

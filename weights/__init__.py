@@ -1,0 +1,1 @@
+"""Released weights (weights/manifest.json): see lightning_resnet.weights."""
