@@ -562,4 +562,4 @@ def test_the_wandb_report_of_every_committed_page_builds_without_a_server(page: 
     panels = [p for b in report.blocks if isinstance(b, wr.PanelGrid) for p in b.panels]
     tables = [p.table_name for p in panels if isinstance(p, wr.WeavePanelSummaryTable)]
     assert tables == (["layer_responses"] if spec.responses else [])
-    assert len([p for p in panels if isinstance(p, wr.LinePlot)]) == len(spec.panels)
+    assert len([p for p in panels if isinstance(p, wr.LinePlot)]) == len(spec.panels) * (2 if spec.split_metrics else 1)
