@@ -278,8 +278,10 @@ def test_wandb_report_queries_keys_the_runs_really_log(runs_dir: Path, no_intern
     for grid, (_, networks) in zip(grids, spec.panels):
         chosen = {name for name, config in configs.items() if selects(grid.runsets[0].filters, config)}
         assert chosen == set(networks)
-        group_key = grid.runsets[0].groupby[0].removeprefix("config.")
-        assert all(group_key in config for config in configs.values())
+        for key in grid.runsets[0].groupby:  # grouped by network only where several seeds ran
+            assert all(key.removeprefix("config.") in config for config in configs.values())
+        styled = {key.partition(":")[0] for key in grid.panels[0].line_marks or {}}  # "{runId}:{metric}"
+        assert styled == {r.record.wandb["id"] for r in load_runs(runs_dir, "quick") if r.network in networks}
 
 
 @pytest.mark.slow
