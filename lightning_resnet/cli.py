@@ -73,11 +73,6 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
 
 
-def default_run_name(config: Namespace) -> str:
-    """:func:`~lightning_resnet.runs.run_name` of the configured network and seed."""
-    return runs.run_name(runs.network_name(config.model.arch, config.model.shortcut), config.seed_everything)
-
-
 def run_tags(config: Namespace) -> list[str]:
     model = config.model
     registered = model.arch in list_models()  # the detector's VGG-16 is torchvision's, not in the registry

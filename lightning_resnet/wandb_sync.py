@@ -177,11 +177,13 @@ def sync_command(argv: list[str]) -> None:
             flush=True,
         )
         print(f"  prepared {prepared.folder}", flush=True)
-        fingerprint = RunFolder(run_dir).record().dataset
-        if fingerprint:
-            print(f"  then its input: dataset artifact {dataset_artifact(fingerprint).name} (by reference)", flush=True)
+        record = RunFolder(run_dir).record()
+        if record.dataset:
+            print(
+                f"  then its input: dataset artifact {dataset_artifact(record.dataset).name} (by reference)", flush=True
+            )
         if not options.dry_run:
             upload(prepared)
-            if fingerprint:
-                project = (RunFolder(run_dir).record().wandb or {}).get("project") or options.project
-                declare_dataset(run_dir, prepared.run_id, project, fingerprint)
+            if record.dataset:
+                project = (record.wandb or {}).get("project") or options.project
+                declare_dataset(run_dir, prepared.run_id, project, record.dataset)

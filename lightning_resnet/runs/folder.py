@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from ..errors import ConfigError, RecordError, UserError
 from .address import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT, LAST_CHECKPOINT, RECORD_FILE, RECORD_FILES
-from .record import Record, Status
+from .record import Record
 
 
 class RunWriteError(UserError, OSError):
@@ -98,10 +98,6 @@ class RunFolder:
             return Record.from_json(self.read())
         except (TypeError, ValueError) as err:  # a key of the wrong kind (an unknown status, ...)
             raise RecordError(f"{self.record_path} is not a run record ({err}): restore it from a copy") from None
-
-    @property
-    def status(self) -> Status | None:
-        return self.record().status
 
     def write(self, data: dict[str, Any]) -> None:
         """Replace ``run.json`` (atomically)."""
