@@ -34,3 +34,14 @@ def test_committed_page_regenerates_from_committed_records(page: Path, tmp_path:
 def test_every_committed_figure_belongs_to_a_page() -> None:
     used = {f for page in PAGES for f in re.findall(r"\]\((figures/[^)]+\.png)\)", page.read_text())}
     assert {f"figures/{p.name}" for p in (REPORTS / "figures").glob("*.png")} == used
+
+
+def test_committed_index_is_what_the_committed_pages_and_records_give(tmp_path: Path) -> None:
+    import shutil
+
+    from lightning_resnet.reporting import write_index
+
+    for page in PAGES:
+        shutil.copy(page, tmp_path / page.name)
+    shutil.copytree(REPORTS / "records", tmp_path / "records")
+    assert write_index(tmp_path).read_text() == (REPORTS / "README.md").read_text()

@@ -1,4 +1,5 @@
-"""The project's promises about itself: the README's test command is what CI runs; the citation file is valid."""
+"""The project's promises about itself: the README's test command is what CI runs, its results table is the one the
+records give, its documentation is what the code says; the citation file is valid."""
 
 from __future__ import annotations
 
@@ -23,8 +24,25 @@ def test_citation_file_cites_the_paper() -> None:
     assert [a["family-names"] for a in paper["authors"]] == ["He", "Zhang", "Ren", "Sun"]
 
 
-def test_readme_states_the_paper_presets_interpretations_as_the_reports_do() -> None:
+def test_the_recipe_page_states_the_paper_presets_interpretations_as_the_reports_do() -> None:
     from lightning_resnet.paper import interpretations_table
 
+    assert "\n".join(interpretations_table()) in (REPO / "docs" / "recipe.md").read_text()
+
+
+def test_the_readme_opens_with_the_results_table_the_committed_records_give() -> None:
+    from lightning_resnet.reporting.results import results_table
+
     readme = (REPO / "README.md").read_text()
-    assert "\n".join(interpretations_table()) in readme
+    table = "\n".join(results_table(REPO / "reports"))
+    assert table in readme and readme.index(table) < readme.index("## Quick start")
+    assert "| resnet20 | 20 | 0.27M | 8.75 | 8.58 |" in table  # the committed record, beside Table 6
+    assert len(readme.splitlines()) < 150
+
+
+def test_every_documentation_page_the_readme_lists_exists_and_links_resolve() -> None:
+    import re
+
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"

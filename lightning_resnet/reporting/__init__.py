@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..paper import SPECS, spec_for
 from ..runs import Run, RunFolder, load_runs
-from .markdown import RECORDS, write_index, write_report
+from .index import write_index
+from .markdown import RECORDS, write_report
 
 __all__ = ["build_report", "load_throughput", "write_index", "write_report"]
 
@@ -62,4 +63,5 @@ def build_report(
         unreadable=unreadable,
         throughput=load_throughput(throughput_file),
     )
+    write_index(Path(reports_dir))
     return page, finished

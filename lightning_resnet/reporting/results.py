@@ -1,0 +1,78 @@
+"""The results table the README opens with: every CIFAR-10 network of Table 6 and Figure 6 at the paper preset.
+
+Built from the committed records (``reports/records/cifar10-paper/``), the paper's numbers, the published
+reproductions' and the released weights' manifest, so the README shows what the records say and nothing typed in;
+``write_index`` puts it at the top of ``reports/README.md`` and a test keeps the README's copy equal to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..models import model_entry
+from ..models.costs import training_flops
+from ..paper import POOLS
+from ..paper.experiments import PLAIN, RESNETS
+from ..paper.numbers import CIFAR10_REPRODUCTIONS, TABLE6
+from ..release import PAPER, read_manifest
+from ..runs import Run, experiment_folder, load_runs, split_network
+from .findings import values_of
+from .markdown import RECORDS, format_mean_std, params_m, training_rate
+
+POOL = "cifar10"
+# by depth, each ResNet beside its plain twin; ResNet-1202 last (the paper trains it, nobody releases it)
+NETWORKS = (*(n for pair in zip(RESNETS[:4], PLAIN) for n in pair), "resnet110", "resnet1202")
+
+
+def training_cell(runs: list[Run]) -> str:
+    """Training time and machine of the network's runs, as their records state them."""
+    return "; ".join(f"{run.training_time()}, {run.hardware}" for run in runs)
+
+
+def estimate_cell(network: str, rate: tuple[float, str] | None) -> str:
+    """The paper-length run's cost at the FLOP rate the finished paper-length runs sustained."""
+    if rate is None:
+        return "–"
+    flops_per_second, hardware = rate
+    pool = POOLS[POOL]
+    seconds = training_flops(*split_network(network), pool.iterations * pool.batch) / flops_per_second
+    return f"not trained yet: ~{seconds / 3600:,.0f} h on {hardware} (estimated)"
+
+
+def results_table(reports_dir: Path = Path("reports"), weights: Path | None = None, link_root: str = "") -> list[str]:
+    """The Markdown table: network, layers, parameters, the paper's test error, this suite's at the paper preset
+    (mean ± std over seeds), the published reproductions', training time and machine, released weights (linked
+    from ``link_root``: the repository root for the README, ``../`` for ``reports/README.md``)."""
+    runs = [r for r in load_runs(Path(reports_dir) / RECORDS, experiment_folder(POOL, PAPER)) if r.finished]
+    full = [r for r in runs if r.steps >= POOLS[POOL].iterations]
+    releases = read_manifest(weights)
+    rate = training_rate(full)
+    lines = [
+        "| network | layers | params | paper | this suite | "
+        + " | ".join(p.name for p in CIFAR10_REPRODUCTIONS)
+        + " | training time, machine | weights |",
+        "|---" * (7 + len(CIFAR10_REPRODUCTIONS)) + "|",
+    ]
+    for network in NETWORKS:
+        trained = [r for r in full if r.network == network]
+        paper = TABLE6.get(network)
+        published = [
+            f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in CIFAR10_REPRODUCTIONS
+        ]
+        release = releases.get(network)
+        lines.append(
+            f"| {network} | {model_entry(network).depth} | {params_m(network):.2f}M | "
+            f"{f'{paper.top1_error:.2f}' if paper else '–'} | "
+            f"{format_mean_std(values_of(trained, network, 'test')) if trained else '–'} | "
+            + " | ".join(published)
+            + f" | {training_cell(trained) if trained else estimate_cell(network, rate)} | "
+            f"{f'[{release.file}]({link_root}weights/{release.file})' if release else '–'} |"
+        )
+    return [
+        *lines,
+        "",
+        "Test error in percent on the 10k CIFAR-10 test images, one seed unless the cell says n (paper: Table 6, "
+        "ResNet-110 its best of 5; plain nets appear in its Figure 6 only). The reproductions' recipes: "
+        + "; ".join(f"{p.name}: {p.recipe}" for p in CIFAR10_REPRODUCTIONS)
+        + ".",
+    ]
