@@ -1,15 +1,66 @@
-"""The installed package works without the source tree: configs, benchmark figures and the CLI come from the wheel."""
+"""The installed package works without the source tree: configs, benchmark figures, released weights and the CLI
+come from the wheel."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
+PACKAGED = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "lightning_resnet",
+    "reproductions",
+    "benchmarks/results",
+    "weights",
+)
+
+
+def source_with_a_release(tmp_path: Path, cifar_dir: Path) -> tuple[Path, torch.Tensor]:
+    """A copy of what the wheel is built from, whose ``weights/`` also holds the release of a 20-iteration ResNet-8
+    (trained and exported here: the committed manifest may list none yet); and that network's logits on 4 images."""
+    from lightning_resnet import load_network
+    from lightning_resnet.cli import ResNetCLI
+    from lightning_resnet.release import export_run
+
+    source = tmp_path / "source"
+    for name in PACKAGED:
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        copy(
+            REPO / name,
+            source / name,
+            **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}),
+        )
+    runs = tmp_path / "runs"
+    ResNetCLI(
+        args=[
+            "fit",
+            "--config",
+            str(REPO / "reproductions" / "table6.yaml"),
+            "--model.arch=resnet8",
+            "--preset=paper",
+            f"--data.init_args.data_dir={cifar_dir}",
+            "--trainer.max_steps=20",
+            "--trainer.val_check_interval=20",
+            "--trainer.limit_val_batches=1",
+            "--trainer.limit_test_batches=1",
+            "--trainer.enable_progress_bar=false",
+            f"--runs_dir={runs}",
+        ]
+    )
+    export_run(runs / "cifar10-paper" / "resnet8-s0", source / "weights", tmp_path / "records")
+    images = torch.arange(4 * 3 * 32 * 32).reshape(4, 3, 32, 32).remainder(256).to(torch.uint8)
+    with torch.no_grad():
+        return source, load_network("resnet8", weights="paper", weights_dir=source / "weights")(images)
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -17,7 +68,8 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
+def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path, cifar_dir: Path) -> None:
+    source, logits = source_with_a_release(tmp_path, cifar_dir)
     built = run(
         sys.executable,
         "-m",
@@ -27,7 +79,7 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
         "--no-build-isolation",
         "-w",
         str(tmp_path),
-        str(REPO),
+        str(source),
         cwd=tmp_path,
     )
     assert built.returncode == 0, built.stderr[-2000:]
@@ -46,6 +98,19 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path) -> None:
     elsewhere.mkdir()
     where = run(str(python), "-c", "import lightning_resnet; print(lightning_resnet.__file__)", cwd=elsewhere)
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
+
+    loaded = run(
+        str(python),
+        "-c",
+        "import torch; from lightning_resnet import load_network; from lightning_resnet.release import weights_dir; "
+        "images = torch.arange(4 * 3 * 32 * 32).reshape(4, 3, 32, 32).remainder(256).to(torch.uint8); "
+        "print(weights_dir()); print(load_network('resnet8', weights='paper')(images).tolist())",
+        cwd=elsewhere,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    folder, values = loaded.stdout.strip().splitlines()
+    assert folder == str(site / "lightning_resnet" / "weights")  # the installed copy, SHA-256 checked on load
+    assert torch.tensor(eval(values)).allclose(logits, atol=1e-5)
 
     dry = run(
         str(python), "-m", "lightning_resnet", "reproduce", "table6", "--preset", "paper", "--dry_run", cwd=elsewhere
