@@ -18,6 +18,18 @@ from torchmetrics.wrappers import Running
 # -- Lightning ----------------------------------------------------------------------------------------------------
 
 
+def chosen_accelerator(flag: str) -> str:
+    """The accelerator ``Trainer(accelerator=flag)`` trains on: "auto" and "gpu" resolved by Lightning's own rules
+    (auto: TPU, then MPS, then CUDA, then the CPU; gpu: MPS, then CUDA, else Lightning's one-line error)."""
+    from pytorch_lightning.trainer.connectors.accelerator_connector import _AcceleratorConnector
+
+    if flag == "auto":
+        return _AcceleratorConnector._choose_auto_accelerator()
+    if flag == "gpu":
+        return _AcceleratorConnector._choose_gpu_accelerator_backend()
+    return flag
+
+
 def should_update_logs(trainer: pl.Trainer) -> bool:
     """Whether the loggers write at this iteration (``log_every_n_steps``), by Lightning's own rule."""
     return trainer._logger_connector.should_update_logs

@@ -16,9 +16,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 
-import torch
-
-from . import hardware
+from . import compat, hardware
 from .errors import ConfigError
 
 FASTEST = "fastest"
@@ -60,15 +58,9 @@ class SpeedSettings:
 
 
 def device_type(accelerator: str | None) -> str:
-    """The device ``Trainer(accelerator=...)`` trains on: "auto" picks CUDA, then MPS, then the CPU, as Lightning."""
-    accelerator = str(accelerator or "auto").lower()
-    if accelerator in ("gpu", "auto"):
-        if torch.cuda.is_available():
-            return "cuda"
-        if torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    return accelerator
+    """The device ``Trainer(accelerator=...)`` trains on, as Lightning itself chooses it, so the speed settings are
+    resolved for the device that will train."""
+    return compat.chosen_accelerator(str(accelerator or "auto").lower())
 
 
 def device_kind(device: str) -> str:

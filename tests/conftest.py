@@ -43,6 +43,26 @@ def images() -> torch.Tensor:
     return torch.arange(6 * 3 * 8 * 8, dtype=torch.float32).reshape(6, 3, 8, 8) + 1
 
 
+@pytest.fixture
+def devices(monkeypatch: pytest.MonkeyPatch):
+    """``devices(cuda=..., mps=...)`` makes this machine look as if it had (or lacked) a CUDA GPU or Apple's MPS to
+    torch and Lightning (whose MPS check is cached, and counts MPS only on Apple silicon)."""
+    import platform
+
+    from lightning_fabric.accelerators.mps import MPSAccelerator
+
+    def set_devices(cuda: bool, mps: bool) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: int(cuda))
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+        monkeypatch.setattr(platform, "processor", lambda: "arm" if mps else platform.machine())
+        MPSAccelerator.is_available.cache_clear()
+
+    yield set_devices
+    monkeypatch.undo()
+    MPSAccelerator.is_available.cache_clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _wandb_offline() -> None:
     """No test talks to a W&B server, whatever the developer's login."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
@@ -124,3 +125,16 @@ def test_wandb_run_offline(tmp_path: Path) -> None:
         assert compat.wandb_run_offline(run) is True
     finally:
         run.finish()
+
+
+def test_chosen_accelerator_is_lightnings_auto_and_gpu_choice(devices) -> None:
+    from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+    devices(cuda=True, mps=True)
+    assert compat.chosen_accelerator("auto") == "mps" and compat.chosen_accelerator("gpu") == "mps"  # MPS first
+    devices(cuda=True, mps=False)
+    assert compat.chosen_accelerator("auto") == "cuda" and compat.chosen_accelerator("gpu") == "cuda"
+    devices(cuda=False, mps=False)
+    assert compat.chosen_accelerator("auto") == "cpu" and compat.chosen_accelerator("cpu") == "cpu"
+    with pytest.raises(MisconfigurationException, match="No supported gpu backend"):
+        compat.chosen_accelerator("gpu")

@@ -114,14 +114,11 @@ def test_cli_resolves_before_anything_is_built(tmp_path: Path, native) -> None:
     assert cli.speed.line() == "speed: bf16-mixed, channels-last (the fastest on cpu-bf16)"
 
 
-def test_accelerator_auto_picks_cuda_then_mps_then_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch
-
-    for cuda, mps, expected in ((True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")):
-        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
-        monkeypatch.setattr(torch.backends.mps, "is_available", lambda mps=mps: mps)
-        assert speed.device_type("auto") == expected and speed.device_type("gpu") == expected
-    assert speed.device_type("cpu") == "cpu"
+def test_the_speed_settings_are_resolved_for_the_device_lightning_picks(devices) -> None:
+    for cuda, mps, expected in ((True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")):
+        devices(cuda=cuda, mps=mps)
+        assert speed.device_type("auto") == expected and speed.device_type(None) == expected
+    assert speed.device_type("cpu") == "cpu" and speed.device_type("CUDA") == "cuda"
 
 
 @pytest.mark.slow
