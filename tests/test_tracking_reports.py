@@ -565,3 +565,24 @@ def test_the_wandb_report_of_every_committed_page_builds_without_a_server(page: 
     tables = [p.table_name for p in panels if isinstance(p, wr.WeavePanelSummaryTable)]
     assert tables == (["layer_responses"] if spec.responses else [])
     assert len([p for p in panels if isinstance(p, wr.LinePlot)]) == len(spec.panels) * (2 if spec.split_metrics else 1)
+
+
+def test_pages_are_built_from_sections_that_name_no_pool_or_network() -> None:
+    import inspect
+
+    from lightning_resnet.models import list_models
+    from lightning_resnet.paper import POOLS, SPECS
+    from lightning_resnet.reporting import markdown
+
+    source = inspect.getsource(markdown)
+    for name in [*POOLS, *list_models()]:
+        assert f'"{name}"' not in source, f"reporting/markdown.py names {name!r}: it belongs in paper/"
+    assert {spec.kind for spec in SPECS.values()} == set(markdown.SECTIONS)
+
+
+def test_a_page_of_a_users_experiment_takes_the_pool_of_the_dataset_its_runs_recorded() -> None:
+    from lightning_resnet.paper import pool_of
+    from lightning_resnet.paper.pools import DEFAULT_POOL
+
+    assert pool_of(None, {"ImageNet"}).name == "imagenet" and pool_of(None, {"CIFAR-10"}).name == "cifar10"
+    assert pool_of(None, {None}).name == DEFAULT_POOL and pool_of("voc", {"CIFAR-10"}).name == "voc"

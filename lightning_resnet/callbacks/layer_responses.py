@@ -34,6 +34,9 @@ def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
     return ((sq / count - mean.square()) * count / (count - 1)).clamp_min(0).sqrt().float().cpu()
 
 
+RESPONSE_IMAGES = 1000  # validation images the Figure 7 statistics are measured on
+
+
 class LayerResponses(Callback):
     """Figure 7 at the end of training: ``layer_responses.csv`` (layer, std) and the W&B table ``layer_responses``.
 
@@ -45,7 +48,7 @@ class LayerResponses(Callback):
     0-3 range of the paper's figure (each BN output is scaled by its learned gamma).
     """
 
-    def __init__(self, num_images: int = 1000) -> None:
+    def __init__(self, num_images: int = RESPONSE_IMAGES) -> None:
         self.num_images = num_images
 
     def _validation_images(self, trainer: pl.Trainer, pl_module: pl.LightningModule):

@@ -8,6 +8,9 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.utilities import rank_zero_info
 
+WARMUP_LR = 0.01  # Section 4.2
+WARMUP_UNTIL_ERROR = 80.0  # percent training error
+
 
 class TrainErrorWarmup(Callback):
     """Hold the learning rate at ``lr`` until the monitored training error (percent) drops below ``until_error``.
@@ -24,7 +27,9 @@ class TrainErrorWarmup(Callback):
         monitor: the logged training error, averaged over recent iterations by the module.
     """
 
-    def __init__(self, lr: float = 0.01, until_error: float = 80.0, monitor: str = "train/top1_error") -> None:
+    def __init__(
+        self, lr: float = WARMUP_LR, until_error: float = WARMUP_UNTIL_ERROR, monitor: str = "train/top1_error"
+    ) -> None:
         self.lr, self.until_error, self.monitor = lr, until_error, monitor
         self.factor: float | None = None
         self.finished = False

@@ -4,7 +4,7 @@ interpretations."""
 from .experiments import METRIC_NAMES, SPECS, Finding, ReportSpec, folder_stem, reproducible_ids, spec_for
 from .interpretations import INTERPRETATIONS, interpretations_table
 from .numbers import TABLE2, TABLE3, TABLE4, TABLE6, PaperResult
-from .pools import POOLS, Pool, config_path
+from .pools import POOLS, Pool, config_path, pool_of
 
 __all__ = [
     "METRIC_NAMES",
@@ -24,4 +24,5 @@ __all__ = [
     "POOLS",
     "Pool",
     "config_path",
+    "pool_of",
 ]

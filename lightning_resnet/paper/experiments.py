@@ -59,6 +59,7 @@ class ReportSpec:
     seeds: tuple[tuple[str, int], ...] = ()  # networks the paper ran several times, e.g. (("resnet110", 5),)
     pool: str | None = None  # ids with the same pool share runs: runs/<pool>-<preset>/<network>-s<seed>
     small_scale_note: str = ""  # what cannot show in a shortened run, and how to run it in full
+    small_scale_network: str = ""  # the network that note is about (the page adds its paper-length cost)
     test_metric: str = "test"  # the logged test result the id reports: test, test/ten_crop or test/multiscale
     test_protocol: str | None = None  # a test the id runs on trained runs of its pool (Table 4: multiscale)
     architectures: bool = False  # a page measured on the models themselves (Table 1), no runs
@@ -67,6 +68,11 @@ class ReportSpec:
     detection: tuple[DetectionResult, ...] = ()  # a detection table (Tables 7, 8): the paper's mAPs per row
     split_metrics: bool = False  # the figure draws training and test error in panels of their own (Figure 1)
     error_range: tuple[float, float] | None = None  # the paper's y-axis (percent); the page adds the full range
+
+    @property
+    def kind(self) -> str:
+        """Which sections its page has (``reporting.markdown.SECTIONS``)."""
+        return "architectures" if self.architectures else "detection" if self.detection else "classification"
 
     def groups(self, preset: str | None = None) -> tuple[str, ...]:
         """The experiment folders under ``runs/`` this report reads."""
@@ -126,6 +132,7 @@ SPECS: dict[str, ReportSpec] = {
             networks=(*PLAIN, *RESNETS, "resnet1202"),
             pool="cifar10",
             small_scale_note=RESNET1202_NOTE,
+            small_scale_network="resnet1202",
             error_range=PAPER_ERROR_RANGE,
             findings=(
                 falls_along(
@@ -155,6 +162,7 @@ SPECS: dict[str, ReportSpec] = {
             seeds=(("resnet110", 5),),
             pool="cifar10",
             small_scale_note=RESNET1202_NOTE,
+            small_scale_network="resnet1202",
             findings=(
                 falls_along("test error falls with depth from ResNet-20 to ResNet-110", "test", *RESNETS),
                 falls_along(

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import MissingFileError
 from ..models import list_models
 from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, RunAddress
+from .numbers import CIFAR10_REPRODUCTIONS, Reproduction
 
 CONFIG_PACKAGE = "lightning_resnet.reproductions"  # the top-level reproductions/ folder, shipped with the package
 
@@ -55,7 +56,11 @@ class Pool:
         caps: per preset, per network, extra arguments that keep a CPU run affordable.
         iterations, batch, image_size: the paper-length schedule, for cost estimates.
         held_out: the bold curve of the paper's figures (the logged key) and what it is.
-        result_note: what the errors on a page are.
+        result_note: what the errors on a page are ({images}: the test images, {protocol}: the test protocol,
+            {window}: the iterations the training error is averaged over, each read from the runs).
+        reproductions: published reproductions of the pool's paper-length numbers, shown beside them.
+        throughput_estimates: a page with no runs yet costs each from the training rates measured per machine
+            (``benchmarks/imagenet_training.py``), as for data this project's machine does not hold.
     """
 
     name: str
@@ -74,6 +79,8 @@ class Pool:
     backbone_pool: str | None = None  # the pool whose trained runs initialise these networks (detection: imagenet)
     gpus: int = 1  # devices the paper trained one run on
     overlays: tuple[str, ...] = ()  # configs on top of the base one (table8.yaml on table7.yaml)
+    reproductions: tuple[Reproduction, ...] = ()
+    throughput_estimates: bool = False
 
     @property
     def default_preset(self) -> str:
@@ -99,8 +106,9 @@ POOLS: dict[str, Pool] = {
             image_size=32,
             held_out=("test_curve/top1_error", "test error on the 10k test images (the paper's bold curves)"),
             result_note="Errors in percent. Test error: the final weights on the {images} CIFAR-10 test images; "
-            "val error: the held-out split; training error: mean over the last 50 iterations (with augmentation). "
-            "Several seeds: mean ± std.",
+            "val error: the held-out split; training error: mean over the last {window} iterations (with "
+            "augmentation). Several seeds: mean ± std.",
+            reproductions=CIFAR10_REPRODUCTIONS,
             # Section 4.2's warm-up for ResNet-110; silent for 1202, which gets it too (see interpretations)
             warmup=("resnet110", "resnet1202"),
             # ResNet-1202 costs 11x ResNet-110 per image: 64 iterations keep a smoke run within ~20 min on a 2-core CPU
@@ -125,8 +133,9 @@ POOLS: dict[str, Pool] = {
             held_out=("val/top1_error", "centre-crop validation error (Figure 4's bold curves)"),
             result_note="Errors in percent. Measured: the final weights on the {images} ImageNet validation images "
             "({protocol}), as the paper reports; val error: one centre crop of the same images; "
-            "training error: mean over the last 50 iterations (with augmentation). Several seeds: mean ± std.",
+            "training error: mean over the last {window} iterations (with augmentation). Several seeds: mean ± std.",
             gpus=8,
+            throughput_estimates=True,
         ),
         *(
             Pool(
@@ -152,3 +161,12 @@ POOLS: dict[str, Pool] = {
         ),
     )
 }
+
+DEFAULT_POOL = "cifar10"  # what a page of a user's own experiment assumes when its runs name no pool's dataset
+
+
+def pool_of(pool: str | None, datasets: set[str | None] = frozenset()) -> Pool:
+    """A page's pool: the id's own, else the one whose dataset its runs recorded, else :data:`DEFAULT_POOL`."""
+    if pool:
+        return POOLS[pool]
+    return next((p for p in POOLS.values() if p.dataset in datasets), POOLS[DEFAULT_POOL])

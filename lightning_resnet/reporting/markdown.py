@@ -1,12 +1,20 @@
-"""Write ``reports/<id>.md`` (with its figures) from run records."""
+"""Write ``reports/<id>.md`` (with its figures) from run records.
+
+A page is a list of sections (:data:`SECTIONS`, by the id's ``ReportSpec.kind``), each a function of the
+:class:`Page` that returns its Markdown lines, or none where it does not apply; the numbers in its prose come from
+the pool, the recipe's code or the records, never typed here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..callbacks.layer_responses import RESPONSE_IMAGES
+from ..callbacks.warmup import WARMUP_LR, WARMUP_UNTIL_ERROR
 from ..models.costs import forward_macs, parameters, training_flops
-from ..paper import METRIC_NAMES, POOLS, SPECS, ReportSpec, interpretations_table
-from ..paper.numbers import CIFAR10_REPRODUCTIONS
+from ..paper import METRIC_NAMES, SPECS, Pool, ReportSpec, interpretations_table, pool_of
 from ..runs import Run, depth_of, mean_std, parse_run_name, split_network, write_atomically
 from .architectures import ARCHITECTURE_NOTE, architecture_table
 from .detection import detection_section
@@ -86,9 +94,10 @@ def params_m(network: str, runs: list[Run] = ()) -> float:
     return parameters(*split_network(network)) / 1e6
 
 
-def paper_run_estimate(network: str, runs: list[Run], iterations: int = 64_000, batch: int = 128) -> str:
+def paper_run_estimate(network: str, runs: list[Run], pool: Pool) -> str:
     """What the paper-length run of ``network`` costs: training FLOPs (3x forward) and, from the measured
     throughput of its short run here, the time it would take on this hardware."""
+    iterations, batch = pool.iterations, pool.batch
     images = iterations * batch
     pflop = training_flops(*split_network(network), images) / 1e15
     text = (
@@ -155,29 +164,28 @@ def results_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     return lines
 
 
-def reproductions_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
-    """The measured test error beside the paper's and the published reproductions' (CIFAR-10), for runs of the
+def reproductions_table(spec: ReportSpec, runs: list[Run], pool: Pool) -> list[str]:
+    """The measured test error beside the paper's and the pool's published reproductions', for runs of the
     paper's length only (a shortened run's error says nothing about the recipe's)."""
-    if spec.pool != "cifar10":
+    reproductions = pool.reproductions
+    if not reproductions:
         return []
-    full = [r for r in runs if r.steps >= POOLS["cifar10"].iterations]
-    published_nets = {n for p in CIFAR10_REPRODUCTIONS for n in p.test_errors}
+    full = [r for r in runs if r.steps >= pool.iterations]
+    published_nets = {n for p in reproductions for n in p.test_errors}
     networks = [n for n in dict.fromkeys(r.network for r in full) if n in published_nets]
     if not networks:
         return []
     lines = [
-        "| network | paper | measured here | " + " | ".join(p.name for p in CIFAR10_REPRODUCTIONS) + " |",
-        "|---" * (3 + len(CIFAR10_REPRODUCTIONS)) + "|",
+        "| network | paper | measured here | " + " | ".join(p.name for p in reproductions) + " |",
+        "|---" * (3 + len(reproductions)) + "|",
     ]
     for network in networks:
         paper_cell, measured_cell, _ = _paper_cells(
             spec.paper.get(network), values_of(full, network, spec.test_metric), True
         )
-        published = [
-            f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in CIFAR10_REPRODUCTIONS
-        ]
+        published = [f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in reproductions]
         lines.append(f"| {network} | {paper_cell} | {measured_cell} | " + " | ".join(published) + " |")
-    recipes = "; ".join(f"{p.name}: {p.recipe}" for p in CIFAR10_REPRODUCTIONS)
+    recipes = "; ".join(f"{p.name}: {p.recipe}" for p in reproductions)
     return [*lines, "", f"Test errors in percent. The reproductions' recipes: {recipes}."]
 
 
@@ -189,18 +197,18 @@ def shared_ids(spec: ReportSpec) -> list[str]:
 RESPONSES_DEFINITION = (
     "Each point is the std of one 3x3 convolution's output after its BN and before ReLU or the residual addition "
     "(the paper's definition), measured at the end of training in eval mode (BN with its running statistics) on the "
-    "first 1,000 images of the held-out validation split, normalised as for validation, over all elements of the "
-    "response (images x channels x positions). Layers are in forward order (top) and sorted by std (bottom)."
+    f"first {RESPONSE_IMAGES:,} images of the held-out validation split, normalised as for validation, over all "
+    "elements of the response (images x channels x positions). Layers are in forward order (top) and sorted by std "
+    "(bottom)."
 )
 
 
-def not_run_section(spec: ReportSpec, throughput: list[dict]) -> list[str]:
+def not_run_section(spec: ReportSpec, throughput: list[dict], pool: Pool) -> list[str]:
     """For an id whose runs have not happened: the command, and what each paper-length run costs.
 
     Training compute is 3x the forward multiply-adds x 2 FLOPs x images; the time comes from the
     training throughput measured by ``benchmarks/imagenet_training.py`` on each listed machine.
     """
-    pool = POOLS[spec.pool]
     iterations, batch, size = pool.iterations, pool.batch, pool.image_size
     images = iterations * batch
     machines = sorted({m["hardware"] for m in throughput})
@@ -276,30 +284,210 @@ def findings_table(spec: ReportSpec, runs: list[Run]) -> list[str]:
     return lines
 
 
-def stalled_note(spec: ReportSpec, runs: list[Run]) -> list[str]:
-    """Networks whose final training error is still 80% or more, and why that may be (warm-up or LR 0.1)."""
-    pool = POOLS.get(spec.pool or "")
-    stalled = [n for n in dict.fromkeys(r.network for r in runs) if (e := values_of(runs, n, "train")) and min(e) >= 80]
+def stalled_note(runs: list[Run], pool: Pool) -> list[str]:
+    """Networks whose final training error is still at the warm-up's threshold or above (not yet converging), and why
+    that may be (the warm-up, or LR 0.1)."""
+    stalled = [
+        n
+        for n in dict.fromkeys(r.network for r in runs)
+        if (e := values_of(runs, n, "train")) and min(e) >= WARMUP_UNTIL_ERROR
+    ]
     if not stalled:
         return []
     warming = [
         n
         for n in stalled
-        if pool and n in pool.warmup and not any(r.last("train/warmup_end_step") for r in runs if r.network == n)
+        if n in pool.warmup and not any(r.last("train/warmup_end_step") for r in runs if r.network == n)
     ]
     others = [n for n in stalled if n not in warming]
     parts = []
     if others:
         parts.append(
-            f"{', '.join(others)} had not started converging (final training error of 80% or more; the paper notes "
-            "that deep nets at LR 0.1 can take several epochs to begin)"
+            f"{', '.join(others)} had not started converging (final training error of {WARMUP_UNTIL_ERROR:g}% or more; "
+            "the paper notes that deep nets at LR 0.1 can take several epochs to begin)"
         )
     if warming:
-        parts.append(f"{', '.join(warming)} never left the warm-up (LR 0.01 until the training error falls below 80%)")
+        parts.append(
+            f"{', '.join(warming)} never left the warm-up (LR {WARMUP_LR:g} until the training error falls below "
+            f"{WARMUP_UNTIL_ERROR:g}%)"
+        )
     return [
         f"At this length {'; '.join(parts)}, so the findings that involve them say little about the paper's claims.",
         "",
     ]
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every section of one page reads: the id, its finished runs, its preset, where it is written."""
+
+    spec: ReportSpec
+    runs: list[Run]
+    reports_dir: Path
+    preset: str | None = None
+    unfinished: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
+    throughput: tuple[dict, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec.id}-{self.preset}" if self.preset else self.spec.id
+
+    @property
+    def figures(self) -> Path:
+        return self.reports_dir / "figures"
+
+    @property
+    def pool(self) -> Pool:
+        return pool_of(self.spec.pool, {(r.record.dataset or {}).get("name") for r in self.runs})
+
+    @property
+    def unrun_and_costed(self) -> bool:
+        """No runs yet, of a pool whose pages cost them from measured throughput."""
+        return not self.runs and bool(self.spec.networks) and self.pool.throughput_estimates
+
+
+Section = Callable[[Page], list[str]]
+
+
+def header(page: Page) -> list[str]:
+    spec, preset = page.spec, page.preset
+    command = f"{spec.id} --preset {preset}" if preset else spec.id
+    groups = ", ".join(f"`{RECORDS}/{g}/`" for g in spec.groups(preset))
+    notice = NOTICE.format(command=command, groups=groups)
+    if spec.architectures:
+        notice = f"Generated by `python -m lightning_resnet report {command}` from the models themselves; do not edit."
+    lines = [f"# {spec.title} ({preset} preset)" if preset else f"# {spec.title}", "", f"> {notice}", ""]
+    if page.unfinished:
+        lines += [f"Not finished yet, so left out: {', '.join(page.unfinished)} (`reproduce` resumes them).", ""]
+    if page.unreadable:
+        lines += [
+            f"Unreadable, so left out: {', '.join(page.unreadable)} (`report` names the broken file of each).",
+            "",
+        ]
+    return lines
+
+
+def architectures(page: Page) -> list[str]:
+    return ["## Architectures as built", "", ARCHITECTURE_NOTE, "", *architecture_table(), ""]
+
+
+def detection(page: Page) -> list[str]:
+    tested = _cell({f"{int(n):,}" for r in page.runs if (n := r.final("test/images"))})
+    return detection_section(page.spec, page.runs, tested)
+
+
+def not_run(page: Page) -> list[str]:
+    """The commands and cost of the runs, for an id of a pool this machine cannot train (ImageNet)."""
+    if not page.unrun_and_costed:
+        return []
+    spec = page.spec
+    lines = ["## Not run yet", "", *not_run_section(spec, list(page.throughput), page.pool), ""]
+    if spec.note:
+        lines += [spec.note, ""]
+    return lines + (["## The paper's numbers", "", *paper_table(spec), ""] if spec.paper else [])
+
+
+def nothing_measured(page: Page) -> list[str]:
+    if page.runs or page.unrun_and_costed:
+        return []
+    return ["No finished runs were found, so nothing was measured yet.", ""]
+
+
+def scale(page: Page) -> list[str]:
+    if not page.runs:
+        return []
+    return ["## Scale of these runs", "", *scale_table(page.runs), "", *missing_runs_estimate(page.spec, page.runs)]
+
+
+def results(page: Page) -> list[str]:
+    spec, runs = page.spec, page.runs
+    if not runs:
+        return []
+    tested = _cell({f"{int(n):,}" for r in runs if (n := evaluated_images(r, spec.test_metric))})
+    protocol = METRIC_NAMES.get(spec.test_metric, spec.test_metric)
+    if any(r.data.get("multiscale_flips") for r in runs):
+        protocol = protocol.replace("no flips", "with flips")
+    window = _cell({r.model.get("train_error_window") for r in runs})
+    note = page.pool.result_note.format(images=tested, protocol=protocol, window=window)
+    lines = ["## Results", "", note, "", *results_table(spec, runs), ""]
+    published = reproductions_table(spec, runs, page.pool)
+    if published:
+        lines += ["### Beside published reproductions", "", *published, ""]
+    members = [m for r in runs for m in r.record.members]
+    if members:
+        lines += [f"The ensemble combined {len(members)} trained runs: {', '.join(members)}.", ""]
+    return lines + ([page.spec.note, ""] if spec.note else [])
+
+
+def findings(page: Page) -> list[str]:
+    spec, runs, pool = page.spec, page.runs, page.pool
+    if not runs or not spec.findings:
+        return []
+    lines = ["## The paper's findings at this scale", "", NOISE_RULE, "", *findings_table(spec, runs), ""]
+    lines += stalled_note(runs, pool)
+    if spec.small_scale_note and any(r.record.max_steps < pool.iterations for r in runs):
+        lines += [f"{spec.small_scale_note} {paper_run_estimate(spec.small_scale_network, runs, pool)}", ""]
+    return lines
+
+
+def curves(page: Page) -> list[str]:
+    """The paper's figure of training curves, on its y-range where it has one, then on the full range."""
+    spec, runs = page.spec, page.runs
+    if not runs or not spec.panels:
+        return []
+    panels = [(title, [r for r in runs if not networks or r.network in networks]) for title, networks in spec.panels]
+    held_out_key, held_out_label = page.pool.held_out
+    plot = {"held_out_key": held_out_key, "split_metrics": spec.split_metrics}
+    errors = f"{page.name}_errors.png"
+    plot_error_panels(panels, page.figures / errors, error_range=spec.error_range, **plot)
+    shown = [f"![training curves of {spec.id}](figures/{errors})"]
+    if spec.error_range:  # the paper's range hides the early, high errors: the full range follows
+        full = f"{page.name}_errors_full.png"
+        plot_error_panels(panels, page.figures / full, **plot)
+        low, high = spec.error_range
+        shown = [
+            f"![training curves of {spec.id}, {low:g}-{high:g}% as in the paper](figures/{errors})",
+            "",
+            f"The full range: ![training curves of {spec.id}, full range](figures/{full})",
+        ]
+    dotted = "; dotted: validation error on the held-out split" if held_out_key != "val/top1_error" else ""
+    return [
+        "## Training curves",
+        "",
+        *shown,
+        "",
+        f"Dashed: {METRIC_NAMES['train']}; bold: {held_out_label}{dotted}; against iterations.",
+        "",
+    ]
+
+
+def responses(page: Page) -> list[str]:
+    if not page.spec.responses or not any(r.responses for r in page.runs):
+        return []
+    figure = f"{page.name}_responses.png"
+    plot_layer_responses(page.runs, page.figures / figure)
+    return [
+        "## Layer responses",
+        "",
+        f"![layer response std of {page.spec.id}](figures/{figure})",
+        "",
+        RESPONSES_DEFINITION,
+        "",
+    ]
+
+
+def interpretations(page: Page) -> list[str]:
+    return ["## What the paper preset means", "", *interpretations_table(), ""]
+
+
+SECTIONS: dict[str, tuple[Section, ...]] = {
+    "architectures": (header, architectures, interpretations),
+    "detection": (header, detection, interpretations),
+    "classification": (
+        header, not_run, nothing_measured, scale, results, findings, curves, responses, interpretations,
+    ),
+}  # fmt: skip
 
 
 def write_report(
@@ -315,91 +503,9 @@ def write_report(
 
     ``runs`` are the finished runs; ``unfinished`` names runs that started but have not finished (left out).
     """
-    figures = reports_dir / "figures"
-    page = f"{spec.id}-{preset}" if preset else spec.id
-    groups = ", ".join(f"`{RECORDS}/{g}/`" for g in spec.groups(preset))
-    command = f"{spec.id} --preset {preset}" if preset else spec.id
-    title = f"{spec.title} ({preset} preset)" if preset else spec.title
-    notice = NOTICE.format(command=command, groups=groups)
-    if spec.architectures:
-        notice = f"Generated by `python -m lightning_resnet report {command}` from the models themselves; do not edit."
-    lines = [f"# {title}", "", f"> {notice}", ""]
-    if unfinished:
-        lines += [f"Not finished yet, so left out: {', '.join(unfinished)} (`reproduce` resumes them).", ""]
-    if unreadable:
-        lines += [f"Unreadable, so left out: {', '.join(unreadable)} (`report` names the broken file of each).", ""]
-    pool = POOLS.get(spec.pool or "cifar10", POOLS["cifar10"])
-    if spec.architectures:
-        lines += ["## Architectures as built", "", ARCHITECTURE_NOTE, "", *architecture_table(), ""]
-    elif spec.detection:
-        tested = _cell({f"{int(n):,}" for r in runs if (n := r.final("test/images"))})
-        lines += detection_section(spec, runs, tested)
-    elif not runs and spec.networks and spec.pool == "imagenet":
-        lines += ["## Not run yet", "", *not_run_section(spec, list(throughput)), ""]
-        if spec.note:
-            lines += [spec.note, ""]
-        if spec.paper:
-            lines += ["## The paper's numbers", "", *paper_table(spec), ""]
-    elif not runs:
-        lines += ["No finished runs were found, so nothing was measured yet.", ""]
-    else:
-        lines += ["## Scale of these runs", "", *scale_table(runs), "", *missing_runs_estimate(spec, runs)]
-        tested = _cell({f"{int(n):,}" for r in runs if (n := evaluated_images(r, spec.test_metric))})
-        protocol = METRIC_NAMES.get(spec.test_metric, spec.test_metric)
-        if any(r.data.get("multiscale_flips") for r in runs):
-            protocol = protocol.replace("no flips", "with flips")
-        note = pool.result_note.format(images=tested, protocol=protocol)
-        lines += ["## Results", "", note, "", *results_table(spec, runs), ""]
-        published = reproductions_table(spec, runs)
-        if published:
-            lines += ["### Beside published reproductions", "", *published, ""]
-        members = [m for r in runs for m in r.record.members]
-        if members:
-            lines += [f"The ensemble combined {len(members)} trained runs: {', '.join(members)}.", ""]
-        if spec.note:
-            lines += [spec.note, ""]
-        if spec.findings:
-            lines += ["## The paper's findings at this scale", "", NOISE_RULE, "", *findings_table(spec, runs), ""]
-            lines += stalled_note(spec, runs)
-            if spec.small_scale_note and any(r.record.max_steps < pool.iterations for r in runs):
-                lines += [spec.small_scale_note + " " + paper_run_estimate("resnet1202", runs), ""]
-        if spec.panels:
-            panels = [
-                (title, [r for r in runs if not networks or r.network in networks]) for title, networks in spec.panels
-            ]
-            held_out_key, held_out_label = pool.held_out
-            plot = {"held_out_key": held_out_key, "split_metrics": spec.split_metrics}
-            plot_error_panels(panels, figures / f"{page}_errors.png", error_range=spec.error_range, **plot)
-            shown = [f"![training curves of {spec.id}](figures/{page}_errors.png)"]
-            if spec.error_range:  # the paper's range hides the early, high errors: the full range follows
-                plot_error_panels(panels, figures / f"{page}_errors_full.png", **plot)
-                low, high = spec.error_range
-                shown = [
-                    f"![training curves of {spec.id}, {low:g}-{high:g}% as in the paper](figures/{page}_errors.png)",
-                    "",
-                    f"The full range: ![training curves of {spec.id}, full range](figures/{page}_errors_full.png)",
-                ]
-            dotted = "; dotted: validation error on the held-out split" if held_out_key != "val/top1_error" else ""
-            lines += [
-                "## Training curves",
-                "",
-                *shown,
-                "",
-                f"Dashed: {METRIC_NAMES['train']}; bold: {held_out_label}{dotted}; against iterations.",
-                "",
-            ]
-        if spec.responses and any(r.responses for r in runs):
-            plot_layer_responses(runs, figures / f"{page}_responses.png")
-            lines += [
-                "## Layer responses",
-                "",
-                f"![layer response std of {spec.id}](figures/{page}_responses.png)",
-                "",
-                RESPONSES_DEFINITION,
-                "",
-            ]
-    lines += ["## What the paper preset means", "", *interpretations_table(), ""]
-    path = reports_dir / f"{page}.md"
+    page = Page(spec, runs, reports_dir, preset, tuple(unfinished), tuple(unreadable), tuple(throughput))
+    lines = [line for section in SECTIONS[spec.kind] for line in section(page)]
+    path = reports_dir / f"{page.name}.md"
     write_text_atomically(path, "\n".join(lines).rstrip() + "\n", kind="report page")
     return path
 
@@ -423,7 +529,7 @@ def missing_runs_estimate(spec: ReportSpec, runs: list[Run]) -> list[str]:
     """The id's networks with no finished run, and what each would cost on the hardware of the finished ones, at
     the FLOP rate those sustained (:func:`training_rate`) scaled to each missing network's FLOPs at the same length."""
     missing = [n for n in spec.networks if not any(r.network == n for r in runs)]
-    size = POOLS[spec.pool].image_size if spec.pool in POOLS else 32
+    size = pool_of(spec.pool, {(r.record.dataset or {}).get("name") for r in runs}).image_size
     measured = training_rate(runs, size)
     if not missing or measured is None:
         return []

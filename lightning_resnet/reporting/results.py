@@ -13,7 +13,7 @@ from ..models import model_entry
 from ..models.costs import training_flops
 from ..paper import POOLS
 from ..paper.experiments import PLAIN, RESNETS
-from ..paper.numbers import CIFAR10_REPRODUCTIONS, TABLE6
+from ..paper.numbers import TABLE6
 from ..release import PAPER, read_manifest
 from ..runs import Run, experiment_folder, load_runs, split_network
 from .findings import values_of
@@ -47,18 +47,17 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
     full = [r for r in runs if r.steps >= POOLS[POOL].iterations]
     releases = read_manifest(weights)
     rate = training_rate(full)
+    reproductions = POOLS[POOL].reproductions
     lines = [
         "| network | layers | params | paper | this suite | "
-        + " | ".join(p.name for p in CIFAR10_REPRODUCTIONS)
+        + " | ".join(p.name for p in reproductions)
         + " | training time, machine | weights |",
-        "|---" * (7 + len(CIFAR10_REPRODUCTIONS)) + "|",
+        "|---" * (7 + len(reproductions)) + "|",
     ]
     for network in NETWORKS:
         trained = [r for r in full if r.network == network]
         paper = TABLE6.get(network)
-        published = [
-            f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in CIFAR10_REPRODUCTIONS
-        ]
+        published = [f"{p.test_errors[network]:.2f}" if network in p.test_errors else "–" for p in reproductions]
         release = releases.get(network)
         lines.append(
             f"| {network} | {model_entry(network).depth} | {params_m(network):.2f}M | "
@@ -73,6 +72,6 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
         "",
         "Test error in percent on the 10k CIFAR-10 test images, one seed unless the cell says n (paper: Table 6, "
         "ResNet-110 its best of 5; plain nets appear in its Figure 6 only). The reproductions' recipes: "
-        + "; ".join(f"{p.name}: {p.recipe}" for p in CIFAR10_REPRODUCTIONS)
+        + "; ".join(f"{p.name}: {p.recipe}" for p in reproductions)
         + ".",
     ]
