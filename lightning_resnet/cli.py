@@ -322,32 +322,52 @@ class ResNetCLI(CommandLineOverCheckpoint, LightningCLI):
         self._refuse_a_finished_resume(run_dir, record)
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
-        trainer_config = self._subconfig_init().get("trainer") or {}
-        run_dir = self.run_dir()
-        first_rank = os.environ.get("LOCAL_RANK", "0") == "0"  # DDP's other ranks run under rank 0's lock and checks
-        if first_rank and self.subcommand in ("fit", "validate", "test") and self.datamodule is not None:
-            self.datamodule.prepare_data()  # missing or broken data end the command before the run folder is made
-        folder = runs.RunFolder(run_dir)
-        if first_rank:
-            self.new_folder = None if run_dir.exists() else folder
-            self.lock = folder.lock()  # before anything in the folder is written; held until the command ends
-        if trainer_config.get("plugins") is None:
-            kwargs["plugins"] = [AtomicCheckpointIO()]
-        # a resumed fit, or an evaluation of a trained run, continues that run's W&B record
-        resuming = self.resuming or self.subcommand in ("validate", "test", "predict")
-        if self.subcommand == "fit" and not resuming and first_rank:
+        """The run's folder is opened here, after parsing and before the Trainer exists: the data checked, the folder
+        locked (and a finished or foreign run in it protected), then the Trainer built into it."""
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP's other ranks run under rank 0's lock and checks
+            self.check_data()
+            self.open_run_folder()
+        return super().instantiate_trainer(**{**kwargs, **self.trainer_settings()})
+
+    def check_data(self) -> None:
+        """Missing or broken data end the command before the run folder is made."""
+        if self.subcommand in ("fit", "validate", "test") and self.datamodule is not None:
+            self.datamodule.prepare_data()
+
+    def open_run_folder(self) -> None:
+        """Lock the run folder for the command (before anything in it is written); a new fit refuses to replace the
+        run already there. A folder this command made is removed again if it fails before writing into it."""
+        folder = runs.RunFolder(self.run_dir())
+        self.new_folder = None if folder.path.exists() else folder
+        self.lock = folder.lock()
+        if self.subcommand == "fit" and not self.continues_a_run:
             folder.refuse_to_replace(self._subconfig().overwrite)
-        if trainer_config.get("default_root_dir") in (None, "", "."):
-            kwargs["default_root_dir"] = str(run_dir)
-        if trainer_config.get("logger") in (None, True):
+
+    @property
+    def continues_a_run(self) -> bool:
+        """A resumed fit, or an evaluation of a trained run: it continues that run's record and W&B run."""
+        return self.resuming or self.subcommand in ("validate", "test", "predict")
+
+    def trainer_settings(self) -> dict[str, Any]:
+        """What the Trainer gets from the run, where the config leaves it open: atomic checkpoint writes, the run
+        folder as its root, the run's loggers, progress lines in a log, and a config file per command."""
+        given = self._subconfig_init().get("trainer") or {}
+        settings: dict[str, Any] = {}
+        if given.get("plugins") is None:
+            settings["plugins"] = [AtomicCheckpointIO()]
+        if given.get("default_root_dir") in (None, "", "."):
+            settings["default_root_dir"] = str(self.run_dir())
+        if given.get("logger") in (None, True):
             config = self._subconfig()
             job_type = "train" if self.subcommand in (None, "fit") else self.subcommand  # validate, test, predict
-            kwargs["logger"] = make_loggers(self.address(), run_tags(config), config.project, resuming, job_type)
-        if trainer_config.get("enable_progress_bar") is None and not sys.stderr.isatty():
-            kwargs["enable_progress_bar"] = False  # in a log, ProgressLines writes a line per logging interval
+            settings["logger"] = make_loggers(
+                self.address(), run_tags(config), config.project, self.continues_a_run, job_type
+            )
+        if given.get("enable_progress_bar") is None and not sys.stderr.isatty():
+            settings["enable_progress_bar"] = False  # in a log, ProgressLines writes a line per logging interval
         if self.subcommand and self.subcommand != "fit":  # keep the fit's config.yaml as the run's record
             self.save_config_kwargs["config_filename"] = f"{self.subcommand}_config.yaml"
-        return super().instantiate_trainer(**kwargs)
+        return settings
 
     def before_fit(self) -> None:
         """Watch the network in W&B if asked; hand the run record what it checks a resume against (the checkpoint's
