@@ -43,7 +43,7 @@ class InterruptCheckpoint(Checkpoint):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, NonFiniteLossError) or trainer.global_step == 0 or self.dirpath is None:
             return
-        trainer.save_checkpoint(self.ckpt_path)
+        trainer.save_checkpoint(self.ckpt_path, weights_only=False)  # the whole state: it is resumed from
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit":  # only called after a normal end; an interruption skips teardown hooks
