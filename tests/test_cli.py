@@ -217,6 +217,7 @@ def test_fit_in_a_log_prints_progress_lines_and_a_summary_and_nothing_noisy(tmp_
     assert "| resnet20 | 20 of 20 |" in (tmp_path / "reports" / "table6-smoke.md").read_text()
 
 
+@pytest.mark.slow  # a subprocess
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = run_cli("--help", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("usage: python -m lightning_resnet <command>")

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_second_process_on_a_run_is_refused_naming_the_holder(tmp_path: Path) -> None:
     holder = subprocess.Popen(
         [

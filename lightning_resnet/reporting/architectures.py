@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models import create_model
-from ..models.costs import forward_macs, parameters
+from ..models.costs import forward_macs, parameters, skeleton
 from ..paper.numbers import TABLE1_GMACS
 
 STAGES = ("conv2_x", "conv3_x", "conv4_x", "conv5_x")
@@ -13,11 +12,11 @@ STAGES = ("conv2_x", "conv3_x", "conv4_x", "conv5_x")
 
 def stage_shapes(name: str) -> list[tuple[str, int, int, int]]:
     """Per stage of ``name`` at 224x224: (block type, blocks, output channels, output side), read off a forward pass."""
-    net = create_model(name).eval()
+    net = skeleton(name).eval()
     shapes: list[torch.Size] = []
     hooks = [stage.register_forward_hook(lambda _m, _i, out: shapes.append(out.shape)) for stage in net.stages]
     with torch.no_grad():
-        net(torch.zeros(1, 3, 224, 224))
+        net(torch.zeros(1, 3, 224, 224, device=next(net.parameters()).device))
     for hook in hooks:
         hook.remove()
     return [(type(stage[0]).__name__, len(stage), shape[1], shape[2]) for stage, shape in zip(net.stages, shapes)]
