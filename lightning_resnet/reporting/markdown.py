@@ -397,7 +397,13 @@ def nothing_measured(page: Page) -> list[str]:
 def scale(page: Page) -> list[str]:
     if not page.runs:
         return []
-    return ["## Scale of these runs", "", *scale_table(page.runs), "", *missing_runs_estimate(page.spec, page.runs)]
+    return [
+        "## Scale of these runs",
+        "",
+        *scale_table(page.runs),
+        "",
+        *missing_runs_estimate(page.spec, page.runs, page.pool),
+    ]
 
 
 def results(page: Page) -> list[str]:
@@ -515,26 +521,31 @@ def write_text_atomically(path: Path, text: str, kind: str) -> None:
     write_atomically(path, lambda f: f.write(text.encode()), advice="then run report again", kind=kind)
 
 
+def timed_runs(runs: list[Run]) -> list[Run]:
+    """The runs whose records say how long their counted iterations of a known batch took."""
+    return [r for r in runs if r.record.train_seconds and r.timed_steps and batch_of(r)]
+
+
 def training_rate(runs: list[Run], size: int = 32) -> tuple[float, str] | None:
     """The training FLOP rate the timed runs sustained (training FLOPs of their images over their training seconds),
     and the machine(s) they ran on; None without a timed run."""
-    timed = [r for r in runs if r.record.train_seconds and r.timed_steps and batch_of(r)]
+    timed = timed_runs(runs)
     if not timed:
         return None
     flops = sum(training_flops(*split_network(r.network), r.timed_steps * batch_of(r), size) for r in timed)
     return flops / sum(r.record.train_seconds for r in timed), _cell({r.hardware for r in timed})
 
 
-def missing_runs_estimate(spec: ReportSpec, runs: list[Run]) -> list[str]:
+def missing_runs_estimate(spec: ReportSpec, runs: list[Run], pool: Pool) -> list[str]:
     """The id's networks with no finished run, and what each would cost on the hardware of the finished ones, at
     the FLOP rate those sustained (:func:`training_rate`) scaled to each missing network's FLOPs at the same length."""
     missing = [n for n in spec.networks if not any(r.network == n for r in runs)]
-    size = pool_of(spec.pool, {(r.record.dataset or {}).get("name") for r in runs}).image_size
+    size = pool.image_size
     measured = training_rate(runs, size)
     if not missing or measured is None:
         return []
     rate, hardware = measured
-    timed = [r for r in runs if r.record.train_seconds and r.timed_steps and batch_of(r)]
+    timed = timed_runs(runs)
     steps, batch = max(r.steps for r in timed), batch_of(timed[0])
     cells = [f"{n} ~{training_flops(*split_network(n), steps * batch, size) / rate / 60:,.0f} min" for n in missing]
     return [
