@@ -30,7 +30,7 @@ from pytorch_lightning.callbacks import Callback
 from timing import RESULTS_DIR, PlainLoop, hardware_name, merge_results, sync
 
 from lightning_resnet import CIFAR10DataModule, ImageClassifier
-from lightning_resnet.cli import ResNetCLI, default_callbacks
+from lightning_resnet.cli import default_callbacks, run_command
 from lightning_resnet.paper import config_path
 from lightning_resnet.speed import FASTEST, resolve
 
@@ -130,7 +130,7 @@ def suite_and_plain(
         ]
         if data_dir:
             args.append(f"--data.init_args.data_dir={data_dir}")
-        cli = ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), timer]})
+        cli = run_command(args, trainer_defaults={"callbacks": [*default_callbacks(), timer]})
         batch = cli.datamodule.hparams.batch_size
     return steps * batch / timer.suite_seconds, timer.plain_images / timer.plain_seconds
 

@@ -73,16 +73,6 @@ def appending_csv_writer(logger: CSVLogger) -> ExperimentWriter:
     return logger._experiment
 
 
-class CommandLineOverCheckpoint:
-    """LightningCLI mixin that switches off its private ``_parse_ckpt_path`` (Lightning 2.6+, called from
-    ``__init__`` right after parsing), which loads an explicit ``--ckpt_path``'s hyper-parameters over the command
-    line. Here the command line stands, and the CLI compares the checkpoint's run definition with it instead, as it
-    does for ``--ckpt_path last`` (older Lightning has no such hook: the method is then simply never called)."""
-
-    def _parse_ckpt_path(self) -> None:
-        return None
-
-
 # -- torch, torchmetrics, W&B --------------------------------------------------------------------------------------
 
 
@@ -103,3 +93,25 @@ def set_running_values_seen(metric: Running, count: int) -> None:
 def wandb_run_offline(run: Any) -> bool:
     """Whether a W&B run writes offline (``run.offline`` in newer wandb, ``settings._offline`` in older)."""
     return bool(getattr(run, "offline", False) or getattr(run.settings, "_offline", False))
+
+
+OFFLINE_PROJECT_ID = "offline"  # what a Report built without a server gives each runset for its project's W&B id
+
+
+def report_view_spec(report: Any) -> dict[str, Any]:
+    """A wandb-workspaces Report as the view spec ``Report.save`` would upload: its own pydantic model, built and
+    validated offline. Building asks the server one thing, each runset's project id (``execute_graphql`` through
+    ``_get_api``, both private to ``wandb_workspaces.reports.v2.interface``); here it is answered with
+    :data:`OFFLINE_PROJECT_ID`."""
+    from wandb_workspaces.reports.v2 import interface
+
+    def project_id(api: Any, query: Any, variables: dict[str, Any]) -> dict[str, Any]:
+        return {"project": {"internalId": OFFLINE_PROJECT_ID}}
+
+    saved = interface._get_api, interface.execute_graphql
+    interface._get_api, interface.execute_graphql = (lambda: None), project_id
+    try:
+        model = report._to_model()
+    finally:
+        interface._get_api, interface.execute_graphql = saved
+    return model.model_dump(by_alias=True, exclude_none=True, mode="json")

@@ -10,7 +10,6 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.demos.boring_classes import BoringDataModule, BoringModel
 from pytorch_lightning.loggers import CSVLogger
 from torchmetrics import MeanMetric
@@ -76,31 +75,6 @@ def test_appending_csv_writer_continues_an_existing_metrics_file(tmp_path: Path)
     assert [(r["step"], r["loss"]) for r in rows] == [("0", "1.0"), ("1", "0.5")]
 
 
-class _LRModel(BoringModel):
-    def __init__(self, lr: float = 0.1) -> None:
-        super().__init__()
-        self.save_hyperparameters()
-
-
-def test_command_line_over_checkpoint_keeps_the_command_line_hyper_parameters(tmp_path: Path) -> None:
-    """Lightning 2.6+ loads an explicit checkpoint's hyper-parameters over the command line in its private
-    ``_parse_ckpt_path``; the mixin switches that off, so the command line's lr stands."""
-    checkpoint = tmp_path / "lr.ckpt"
-    torch.save({"hyper_parameters": {"lr": 0.1}}, checkpoint)
-    args = ["fit", "--model.lr=0.05", f"--ckpt_path={checkpoint}", "--trainer.logger=false"]
-
-    class Plain(LightningCLI):
-        def _run_subcommand(self, subcommand: str) -> None:  # build only
-            return None
-
-    class Ours(compat.CommandLineOverCheckpoint, Plain):
-        pass
-
-    assert Ours(_LRModel, BoringDataModule, args=args).model.hparams.lr == 0.05
-    if hasattr(LightningCLI, "_parse_ckpt_path"):  # the hook the mixin overrides still does what it did
-        assert Plain(_LRModel, BoringDataModule, args=args).model.hparams.lr == 0.1
-
-
 def test_set_scheduler_lr_is_what_get_last_lr_reports() -> None:
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[5])
@@ -138,3 +112,21 @@ def test_chosen_accelerator_is_lightnings_auto_and_gpu_choice(devices) -> None:
     assert compat.chosen_accelerator("auto") == "cpu" and compat.chosen_accelerator("cpu") == "cpu"
     with pytest.raises(MisconfigurationException, match="No supported gpu backend"):
         compat.chosen_accelerator("gpu")
+
+
+def test_report_view_spec_is_wandb_workspaces_own_model_built_offline() -> None:
+    import wandb_workspaces.reports.v2 as wr
+    from wandb_workspaces.reports.v2 import interface
+
+    server = interface._get_api, interface.execute_graphql
+
+    runset = wr.Runset(entity="e", project="p", filters="Config('group') = 'g'")
+    plot = wr.LinePlot(x="trainer/global_step", y=["train/loss"], line_marks={"abcd1234:train/loss": "dashed"})
+    report = wr.Report(entity="e", project="p", title="t", blocks=[wr.PanelGrid(runsets=[runset], panels=[plot])])
+    grid = next(b for b in compat.report_view_spec(report)["spec"]["blocks"] if b["type"] == "panel-grid")
+    assert grid["metadata"]["runSets"][0]["project"] == {"entityName": "e", "name": "p", "id": "offline"}
+    filters = grid["metadata"]["runSets"][0]["filters"]["filters"]
+    assert [(f["key"], f["op"], f["value"]) for f in filters] == [({"section": "config", "name": "group"}, "=", "g")]
+    config = grid["metadata"]["panelBankSectionConfig"]["panels"][0]["config"]
+    assert config["metrics"] == ["train/loss"] and config["overrideMarks"] == {"abcd1234:train/loss": "dashed"}
+    assert (interface._get_api, interface.execute_graphql) == server  # put back afterwards

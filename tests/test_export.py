@@ -12,7 +12,7 @@ import torch
 from torchvision.io import write_png
 
 from lightning_resnet import create_model, load_network
-from lightning_resnet.cli import ResNetCLI, main
+from lightning_resnet.cli import main, run_command
 from lightning_resnet.data.cifar10 import CLASSES, load_cifar10
 from lightning_resnet.release import export_run, read_manifest
 from lightning_resnet.runs import Run, RunFolder
@@ -25,8 +25,8 @@ TABLE6 = str(REPO / "reproductions" / "table6.yaml")
 def trained(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
     """A 30-iteration ResNet-8 on the real CIFAR-10; its run folder."""
     runs = tmp_path_factory.mktemp("runs")
-    ResNetCLI(
-        args=[
+    run_command(
+        [
             "fit",
             "--config",
             TABLE6,
@@ -57,8 +57,8 @@ def test_predict_classifies_a_folder_of_images_without_the_training_data(
             torch.nn.functional.interpolate(images[i : i + 1].float(), size=64).to(torch.uint8)[0],
             str(folder / f"{i}.png"),
         )
-    ResNetCLI(
-        args=[
+    run_command(
+        [
             "predict",
             "--config",
             TABLE6,
@@ -107,8 +107,8 @@ def test_a_corrupted_checkpoint_is_one_clear_error(tmp_path: Path) -> None:
 def finished(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
     """A 30-iteration ResNet-8 at the paper preset's folder, tested on all 10,000 test images; its run folder."""
     runs = tmp_path_factory.mktemp("runs")
-    ResNetCLI(
-        args=[
+    run_command(
+        [
             "fit",
             "--config",
             TABLE6,

@@ -246,7 +246,7 @@ class CheckpointProbe(Callback):
 
 @pytest.mark.slow
 def test_a_run_is_checkpointed_after_every_validation(tmp_path: Path, cifar_dir: Path) -> None:
-    from lightning_resnet.cli import ResNetCLI, default_callbacks
+    from lightning_resnet.cli import default_callbacks, run_command
 
     probe = CheckpointProbe(tmp_path / "table6" / "resnet8-s0" / "checkpoints" / "last.ckpt")
     args = [
@@ -257,7 +257,7 @@ def test_a_run_is_checkpointed_after_every_validation(tmp_path: Path, cifar_dir:
         "--test_after_fit=false",
         f"--runs_dir={tmp_path}",
     ]
-    ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), probe]})
+    run_command(args, trainer_defaults={"callbacks": [*default_callbacks(), probe]})
     assert probe.seen == [None] * 5 + [5] * 5 + [10] * 2
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from lightning_resnet.cli import ResNetCLI, default_callbacks
+from lightning_resnet.cli import default_callbacks, run_command
 from lightning_resnet.paper.pools import POOLS
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -36,8 +36,8 @@ class NoHostSync(Callback):
 def test_the_fast_presets_steady_state_iteration_never_syncs_the_host(tmp_path: Path, cifar_dir: Path) -> None:
     checker = NoHostSync(first=20, last=59)
     configs = [a for path in POOLS["cifar10"].configs("fast") for a in ("--config", str(path))]
-    ResNetCLI(
-        args=[
+    run_command(
+        [
             "fit",
             *configs,
             f"--data.init_args.data_dir={cifar_dir}",

@@ -28,7 +28,7 @@ def source_with_a_release(tmp_path: Path, cifar_dir: Path) -> tuple[Path, torch.
     """A copy of what the wheel is built from, whose ``weights/`` also holds the release of a 20-iteration ResNet-8
     (trained and exported here: the committed manifest may list none yet); and that network's logits on 4 images."""
     from lightning_resnet import load_network
-    from lightning_resnet.cli import ResNetCLI
+    from lightning_resnet.cli import run_command
     from lightning_resnet.release import export_run
 
     source = tmp_path / "source"
@@ -41,8 +41,8 @@ def source_with_a_release(tmp_path: Path, cifar_dir: Path) -> tuple[Path, torch.
             **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is shutil.copytree else {}),
         )
     runs = tmp_path / "runs"
-    ResNetCLI(
-        args=[
+    run_command(
+        [
             "fit",
             "--config",
             str(REPO / "reproductions" / "table6.yaml"),

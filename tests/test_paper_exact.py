@@ -16,7 +16,7 @@ from conftest import tiny_fit
 from torch import nn
 
 from lightning_resnet import ImageClassifier
-from lightning_resnet.cli import ResNetCLI
+from lightning_resnet.cli import ResNetCLI, run_command
 from lightning_resnet.data.distributed import per_device_batch_size
 from lightning_resnet.models.batchnorm import GhostBatchNorm2d
 from lightning_resnet.optim import CaffeSGD
@@ -115,9 +115,7 @@ def test_tf32_follows_the_setting(allowed: bool) -> None:
 
 
 def test_paper_preset_names_bn_batch_caffe_momentum_and_fp32(tmp_path: Path) -> None:
-    cli = ResNetCLI(
-        args=["--config", TABLE6, "--config", str(PRESETS / "paper.yaml"), f"--runs_dir={tmp_path}"], run=False
-    )
+    cli = ResNetCLI(args=["--config", TABLE6, "--config", str(PRESETS / "paper.yaml"), f"--runs_dir={tmp_path}"])
     hp = cli.model.hparams
     assert (hp.bn_batch, hp.momentum_form, hp.allow_tf32) == (64, "caffe", False)
     assert cli.trainer.precision == "32-true" and cli.run_dir() == tmp_path / "cifar10-paper" / "resnet20-s0"
@@ -125,7 +123,7 @@ def test_paper_preset_names_bn_batch_caffe_momentum_and_fp32(tmp_path: Path) -> 
 
 def test_presets_have_their_own_run_folders(tmp_path: Path) -> None:
     folders = {
-        ResNetCLI(args=["--config", TABLE6, *extra, f"--runs_dir={tmp_path}"], run=False)
+        ResNetCLI(args=["--config", TABLE6, *extra, f"--runs_dir={tmp_path}"])
         .run_dir()
         .relative_to(tmp_path)
         .as_posix()
@@ -251,7 +249,7 @@ def test_fast_preset_differs_from_the_paper_preset_only_in_named_speed_settings(
 
     def resolved(preset: str) -> dict:
         cli = ResNetCLI(
-            args=["--config", TABLE6, "--config", str(PRESETS / f"{preset}.yaml"), f"--runs_dir={tmp_path}"], run=False
+            args=["--config", TABLE6, "--config", str(PRESETS / f"{preset}.yaml"), f"--runs_dir={tmp_path}"]
         )
         return {
             **{f"model.{k}": v for k, v in cli.model.hparams.items()},
@@ -285,10 +283,8 @@ def test_fast_path_trains_as_the_default_path_does(tmp_path: Path, cifar_dir: Pa
         "--trainer.enable_progress_bar=false",
         "--trainer.log_every_n_steps=1",
     ]
-    ResNetCLI(args=[*args, f"--runs_dir={tmp_path / 'default'}"])
-    ResNetCLI(
-        args=[*args, f"--runs_dir={tmp_path / 'fast'}", "--model.compile=true", "--data.init_args.on_device=true"]
-    )
+    run_command([*args, f"--runs_dir={tmp_path / 'default'}"])
+    run_command([*args, f"--runs_dir={tmp_path / 'fast'}", "--model.compile=true", "--data.init_args.on_device=true"])
     default = train_losses(tmp_path / "default" / "table6" / "resnet8-s0")
     fast = train_losses(tmp_path / "fast" / "table6" / "resnet8-s0")
     assert len(default) == len(fast) == 12

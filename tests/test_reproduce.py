@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pytorch_lightning.callbacks import Callback
 
-from lightning_resnet.cli import ResNetCLI, default_callbacks, main
+from lightning_resnet.cli import ResNetCLI, default_callbacks, main, run_command
 from lightning_resnet.reproduce import plan
 from lightning_resnet.runs import RunFolder
 
@@ -81,7 +81,7 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
     handler = signal.getsignal(signal.SIGINT)
     try:  # plain56 is interrupted after 2 iterations
         with pytest.raises(SystemExit):
-            ResNetCLI(args=list(runs[1].args), trainer_defaults={"callbacks": [*default_callbacks(), StopAt()]})
+            run_command(list(runs[1].args), trainer_defaults={"callbacks": [*default_callbacks(), StopAt()]})
     finally:
         signal.signal(signal.SIGINT, handler)
     assert RunFolder(runs[1].run_dir).read()["status"] == "interrupted"
@@ -147,7 +147,6 @@ def test_each_figure_has_a_config_that_trains_one_of_its_runs(report_id: str, tm
             str(reproductions / f"{report_id}.yaml"),
             f"--runs_dir={tmp_path}",
         ],
-        run=False,
     )
     assert cli.config.experiment == report_id
     assert cli.model.hparams.arch in {r.network for r in plan(report_id)}

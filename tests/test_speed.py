@@ -14,7 +14,7 @@ from conftest import REPO, TABLE6, tiny_fit
 from test_cli import StopAt
 
 from lightning_resnet import hardware, speed
-from lightning_resnet.cli import ResNetCLI, default_callbacks, main
+from lightning_resnet.cli import ResNetCLI, default_callbacks, main, run_command
 from lightning_resnet.runs import RunFolder
 
 SMOKE = str(REPO / "reproductions" / "presets" / "smoke.yaml")
@@ -89,7 +89,7 @@ def test_a_smoke_fit_records_its_resolution_and_a_resume_on_another_machine_keep
     handler = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit):
-            ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(2)]})
+            run_command(args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(2)]})
     finally:
         signal.signal(signal.SIGINT, handler)
     folder = tmp_path / "cifar10-smoke" / "resnet8-s0"
@@ -109,7 +109,7 @@ def test_a_smoke_fit_records_its_resolution_and_a_resume_on_another_machine_keep
 
 def test_cli_resolves_before_anything_is_built(tmp_path: Path, native) -> None:
     native(cpu=True)
-    cli = ResNetCLI(args=["--config", TABLE6, "--config", SMOKE, f"--runs_dir={tmp_path}"], run=False)
+    cli = ResNetCLI(args=["--config", TABLE6, "--config", SMOKE, f"--runs_dir={tmp_path}"])
     assert cli.trainer.precision == "bf16-mixed" and cli.model.hparams.channels_last is True
     assert cli.speed.line() == "speed: bf16-mixed, channels-last (the fastest on cpu-bf16)"
 

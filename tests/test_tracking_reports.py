@@ -17,7 +17,9 @@ import pytest
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import CSVLogger, WandbLogger
 
-from lightning_resnet.cli import ResNetCLI, default_callbacks, main
+from lightning_resnet.cli import ResNetCLI, default_callbacks, main, run_command
+from lightning_resnet.cli.report import DRY_RUN_ENTITY
+from lightning_resnet.compat import OFFLINE_PROJECT_ID
 from lightning_resnet.data import CIFAR10DataModule
 from lightning_resnet.paper import ReportSpec, spec_for
 from lightning_resnet.paper.experiments import above_all, falls_along
@@ -33,8 +35,8 @@ TABLE6 = str(REPO / "reproductions" / "table6.yaml")
 
 def short_run(runs_dir: Path, cifar_dir: Path, arch: str, *extra: str) -> ResNetCLI:
     """30 iterations of the paper's recipe on the real CIFAR-10, validated and tested on a few batches."""
-    return ResNetCLI(
-        args=[
+    return run_command(
+        [
             "fit",
             "--config",
             TABLE6,
@@ -351,12 +353,12 @@ def test_a_killed_and_resumed_offline_run_syncs_as_one_wandb_run_with_its_whole_
     handler = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit):
-            ResNetCLI(args=args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(6)]})
+            run_command(args, trainer_defaults={"callbacks": [*default_callbacks(), StopAt(6)]})
     finally:
         signal.signal(signal.SIGINT, handler)
     run_dir = tmp_path / "quick" / "resnet8-s0"
     (run_dir / "checkpoints" / "interrupted.ckpt").unlink()  # as after a SIGKILL: it resumes from iteration 4
-    ResNetCLI(args=[*args, "--ckpt_path=last"])
+    run_command([*args, "--ckpt_path=last"])
     segments = sorted((run_dir / "wandb").glob("offline-run-*"))
     assert len(segments) == 2
     steps = [[int(r["trainer/global_step"]) for r in read_wandb_history(s) if "train/loss" in r] for s in segments]
@@ -530,20 +532,28 @@ def test_the_wandb_report_dry_run_of_every_committed_page_plots_logged_keys(page
     records = page.parent / "records"
     preset_args = ["--preset", preset] if preset else []
     main(["report", report_id, *preset_args, f"--runs_dir={records}", f"--reports_dir={tmp_path}", "--wandb_dry_run"])
-    report = json.loads((tmp_path / f"{page.stem}.wandb-report.json").read_text())
+    report = json.loads((tmp_path / f"{page.stem}.wandb-report.json").read_text())  # the view spec save uploads
     spec = spec_for(report_id)
     history, config = logged_keys(records, spec.groups(preset or None)[0])
-    grids = [b for b in report["blocks"] if b["type"] == "PanelGrid"]
-    plots = [p for g in grids for p in g["panels"] if p["type"] == "LinePlot"]
+    grids = [b["metadata"] for b in report["spec"]["blocks"] if b["type"] == "panel-grid"]
+    panels = [p for g in grids for p in g["panelBankSectionConfig"]["panels"]]
+    plots = [p["config"] for p in panels if p["viewType"] == "Run History Line Plot"]
     assert len(plots) == len(spec.panels) * (2 if spec.split_metrics else 1)
+    ids = {run.record.wandb["id"] for run in load_runs(records, spec.groups(preset or None)[0])}
     for plot in plots:
-        assert set(plot["y"]) <= history and plot["x"] == "trainer/global_step"
-        for key in [*plot.get("line_marks", {}), *plot.get("line_widths", {})]:
-            run_id, _, metric = key.partition(":")
-            assert metric in plot["y"] and len(run_id) == 8
+        assert set(plot["metrics"]) <= history and plot["xAxis"] == "trainer/global_step"
+        assert plot["yAxisMin"] == 0 and plot.get("yAxisMax") == (spec.error_range or (0, None))[1]
+        styled = [*plot.get("overrideMarks", {}), *plot.get("overrideLineWidths", {})]
+        assert {key.partition(":")[0] for key in styled} <= ids  # "{runId}:{metric}" of the panel's runs
+        assert {key.partition(":")[2] for key in styled} <= set(plot["metrics"])
+    assert not plots or any(plot.get("overrideMarks") for plot in plots)  # every committed run has a W&B id
+    if spec.responses:
+        assert [p["viewType"] for p in panels].count("Weave") == 1  # the layer-response table
     for grid in grids:
-        for runset in grid["runsets"]:
-            keys = set(re.findall(r"Config\('(\w+)'\)", runset["filters"]))
+        for runset in grid["runSets"]:
+            project = {"entityName": DRY_RUN_ENTITY, "name": "lightning-resnet", "id": OFFLINE_PROJECT_ID}
+            assert runset["project"] == project
+            keys = {f["key"]["name"] for f in runset["filters"]["filters"] if f["key"]["section"] == "config"}
             assert keys <= config | {"report"}, runset["filters"]  # report: the page's figures run (log_figures)
 
 

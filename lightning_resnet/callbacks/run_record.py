@@ -56,7 +56,8 @@ def run_definition(
 ) -> dict[str, Any]:
     """What defines a run's experiment: network, recipe, schedule, batch, BN batch, precision, data, seed, warm-up.
 
-    Saved in every checkpoint; a resume whose definition differs is refused (``ResNetCLI.before_fit``).
+    Saved in every checkpoint; a resume whose definition differs is refused (``RunRecord.setup``, handed the
+    checkpoint's definition by ``ResNetCLI.connect_record``).
     The DataModule must be set up (its fingerprint hashes the training split).
     """
     data = {k: v for k, v in dict(getattr(datamodule, "hparams", {})).items() if k not in NOT_DEFINING}

@@ -8,13 +8,12 @@ figures are logged as images of a run of its own (job type ``report``) and shown
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
 
+from ..compat import report_view_spec
 from ..paper import POOLS, ReportSpec
 from ..runs import Run
 from .markdown import NOTICE, RECORDS, findings_table, results_table, scale_table
@@ -51,21 +50,9 @@ def figures_run_id(page: Path) -> str:
 
 
 def report_json(report) -> str:
-    """The W&B Report as JSON: every block, runset and panel with its type and settings, as built for ``save``.
-    (wandb-workspaces' own upload spec cannot be made offline: it asks the server for the project's internal id.)"""
-    return json.dumps(as_data(report), indent=1, sort_keys=True) + "\n"
-
-
-def as_data(value: Any) -> Any:
-    """wandb-workspaces objects (pydantic dataclasses) as plain data, each with its ``type``."""
-    if dataclasses.is_dataclass(value):
-        fields = {f.name: as_data(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name[0] != "_"}
-        return {"type": type(value).__name__, **{k: v for k, v in fields.items() if v is not None}}
-    if isinstance(value, (list, tuple)):
-        return [as_data(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): as_data(v) for k, v in value.items()}
-    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+    """The W&B Report as JSON: the view spec ``save`` would upload (wandb-workspaces' own model, validated), with
+    every block, runset, filter and panel as W&B stores them."""
+    return json.dumps(report_view_spec(report), indent=1, sort_keys=True) + "\n"
 
 
 def repository_page_url(page: Path) -> str | None:
