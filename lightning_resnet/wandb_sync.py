@@ -6,7 +6,9 @@ overwrite each other's history (wandb/wandb#3841, #5865). So ``sync`` first *pre
 segment with W&B's own reader and replays them, in order, into one new offline run under ``<run>/wandb/sync/``,
 with the training run's id, name, group and config, each logged step once (a step a later segment trained again
 is taken from that segment) at ``_step`` = the iteration, the evaluations after training in its summary, and the
-final checkpoint as its model artifact. That folder is what is uploaded; ``--dry_run`` prepares it and stops.
+final checkpoint as its model artifact. What no segment holds (W&B writes an offline run's buffer to disk every few
+seconds, so a segment killed early may hold nothing) is taken from the run's ``metrics.csv``. That folder is what
+is uploaded; ``--dry_run`` prepares it and stops.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .callbacks.layer_responses import RESPONSE_COLUMNS, RESPONSES_TABLE, response_rows
 from .errors import ConfigError
-from .runs import CHECKPOINT_DIR, LAST_CHECKPOINT, RunFolder
+from .runs import (
+    CHECKPOINT_DIR,
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    RESPONSES_FILE,
+    Record,
+    RunAddress,
+    RunFolder,
+    read_curves,
+    read_responses,
+)
 from .tracking import (
     DEFAULT_PROJECT,
     USER_DATA_DIR,
@@ -70,19 +83,39 @@ class Segment:
         return {k: v for k, v in self.info.get("config", {}).get("update", {}).items() if k != "_wandb"}
 
 
-def merged_history(segments: list[Segment]) -> tuple[list[dict[str, Any]], int]:
+def merged_history(
+    segments: list[Segment], local: dict[str, list[tuple[int, float]]] | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """The training history of all segments as one: a row per iteration, in order; where a resumed segment logged
-    an iteration again (it restarted from a checkpoint before the kill), its values win. Returns the rows and the
-    number of values left out because they are not scalars."""
+    an iteration again (it restarted from a checkpoint before the kill), its values win. ``local`` (the run's
+    ``metrics.csv``, :func:`~lightning_resnet.runs.read_curves`) fills in what no segment holds: a segment killed
+    before W&B first wrote its buffer to disk holds nothing. Returns the rows and the number of values left out
+    because they are not scalars."""
     rows: dict[int, dict[str, Any]] = {}
+    for key, points in (local or {}).items():
+        for point, value in points:
+            rows.setdefault(point, {STEP_KEY: point})[key] = value
     skipped, step = 0, 0
     for segment in segments:
         for item in segment.history:
             step = int(item.get(STEP_KEY, step))
-            values = {k: v for k, v in item.items() if not k.startswith("_") and isinstance(v, REPLAYED)}
-            skipped += sum(1 for k in item if not k.startswith("_")) - len(values)
+            media = tuple(k[: -len("_type")] for k in item if k.endswith("._type"))  # "<key>.": a table, an image
+            values = {
+                k: v
+                for k, v in item.items()
+                if not k.startswith("_") and not k.startswith(media) and isinstance(v, REPLAYED)
+            }
+            skipped += len(media) + sum(1 for k in item if not k.startswith(("_", *media))) - len(values)
             rows.setdefault(step, {}).update(values)
     return [rows[s] for s in sorted(rows)], skipped
+
+
+def identity(record: Record) -> dict[str, Any]:
+    """A training run's W&B group and name as its record gives them, for when no segment holds its run record."""
+    if not (record.group and record.run_name):
+        return {}
+    address = RunAddress(Path(), record.group, record.run_name)  # the names only: no folder is read or parsed
+    return {"run_group": address.group, "display_name": address.display_name}
 
 
 @dataclass(frozen=True)
@@ -108,9 +141,11 @@ def prepare(run_dir: Path, project: str = DEFAULT_PROJECT) -> Prepared:
     segments = [Segment.read(folder) for folder in folders]
     training = [s for s in segments if s.job_type == "train"] or segments
     evaluations = [s for s in segments if s not in training]
-    rows, skipped = merged_history(training)
-    record = RunFolder(run_dir).record()
-    first = training[0]
+    folder = RunFolder(run_dir)
+    record = folder.record()
+    rows, skipped = merged_history(training, read_curves(run_dir / METRICS_FILE))
+    # the run's name, group and config as its first segment that holds them logged them (else as its record says)
+    first = next((s for s in training if s.info), None) or Segment(run_dir, info=identity(record))
     target = run_dir / "wandb" / PREPARED_DIR
     shutil.rmtree(target, ignore_errors=True)  # prepared again from the segments each time: never stale
     target.mkdir(parents=True)
@@ -125,7 +160,7 @@ def prepare(run_dir: Path, project: str = DEFAULT_PROJECT) -> Prepared:
         name=first.info.get("display_name"),
         job_type="train",
         tags=first.info.get("tags") or None,
-        config=first.config,
+        config=first.config or folder.read(),
         settings={"silent": True},
     )
     try:
@@ -133,6 +168,10 @@ def prepare(run_dir: Path, project: str = DEFAULT_PROJECT) -> Prepared:
             run.log(row, step=int(row.get(STEP_KEY, 0)))
         for evaluation in evaluations:  # validate/test/predict after training: results, not history
             run.summary.update({k: v for k, v in evaluation.summary.items() if not k.startswith("_")})
+        responses = read_responses(run_dir / RESPONSES_FILE)
+        if responses:  # Figure 7's table, as the training run logged it (tables are not replayed from segments)
+            table = wandb.Table(columns=list(RESPONSE_COLUMNS), data=response_rows(responses))
+            run.log({RESPONSES_TABLE: table}, step=int(rows[-1].get(STEP_KEY, 0)) if rows else 0)
         run.summary.update(record.final)
         checkpoint = run_dir / CHECKPOINT_DIR / LAST_CHECKPOINT
         if checkpoint.is_file():

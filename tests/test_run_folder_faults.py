@@ -105,6 +105,7 @@ def test_4_a_broken_record_is_named_and_does_not_block_a_page_of_the_others(
     (folder / "run.json").write_text("")
     code, line = run(capsys, *args, "--ckpt_path=last")
     assert code == 2 and f"{folder / 'run.json'} is not a readable run record" in line and "move it aside" in line
+    assert line.count(str(folder / "run.json")) == 1  # said once, not wrapped in a second message
     assert (folder / "wandb_id.txt").read_text() == ids  # no W&B segment was added
     # under report: a truncated record and a garbled metrics cell are each named, and the page is written
     twin = folder.parent / "resnet8-s1"

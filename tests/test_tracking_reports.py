@@ -386,13 +386,28 @@ def test_a_killed_and_resumed_offline_run_syncs_as_one_wandb_run_with_its_whole_
     }
     assert {int(row["trainer/global_step"]): row["train/loss"] for row in history if "train/loss" in row} == csv_loss
     assert "lr" in history[0] and not any(k.startswith("lr-") for row in history for k in row)
+    tables = [row for row in history if row.get("layer_responses._type") == "table-file"]
+    assert len(tables) == 1 and int(tables[0]["_step"]) == logged[-1]  # Figure 7's table, which its Report shows
     summary = {}
     for r in records:
         if r["type"] == "summary":
             summary.update(r["summary"]["update"])
     assert summary["test/top1_error"] == RunFolder(run_dir).record().final["test/top1_error"]
+
+    # a segment SIGKILLed before W&B first wrote its buffer holds only its file header: metrics.csv fills the gap
+    first_segment = next(segments[0].glob("*.wandb"))
+    first_segment.write_bytes(first_segment.read_bytes()[:7])
+    main(["sync", str(run_dir), "--dry_run"])
+    (prepared,) = sorted((run_dir / "wandb" / "sync" / "wandb").glob("offline-run-*"))
+    records = read_wandb_records(prepared)
+    (info,) = [r["run"] for r in records if r["type"] == "run"]
+    assert info["display_name"] == "quick/resnet8-s0" and info["run_group"] == "quick"  # from the record
+    history = [r["history"]["item"] for r in records if r["type"] == "history"]
+    assert {int(row["trainer/global_step"]): row["train/loss"] for row in history if "train/loss" in row} == csv_loss
     artifacts = [r["artifact"] for r in records if r["type"] == "artifact"]
-    assert [a["name"] for a in artifacts] == [f"model-{first_id}"] and "final" in json.dumps(artifacts[0])
+    names = {a["name"]: a for a in artifacts}  # named after the training run, not a segment (-r1)
+    assert set(names) == {f"model-{first_id}", f"run-{first_id}-layer_responses"}
+    assert "final" in json.dumps(names[f"model-{first_id}"])
     digest = hashlib.sha256(json.dumps(RunFolder(run_dir).record().dataset["sha256"], sort_keys=True).encode())
     assert f"then its input: dataset artifact cifar-10-{digest.hexdigest()[:16]} (by reference)" in out
     monkeypatch.delenv("WANDB_API_KEY", raising=False)

@@ -37,6 +37,15 @@ def response_std(net: torch.nn.Module, batches) -> torch.Tensor | None:
 RESPONSE_IMAGES = 1000  # validation images the Figure 7 statistics are measured on
 
 
+RESPONSES_TABLE = "layer_responses"  # the W&B table of a run's responses, which Figure 7's W&B Report shows
+RESPONSE_COLUMNS = ("layer", "std")
+
+
+def response_rows(std: list[float]) -> list[list[float]]:
+    """The table's rows: each layer's response std, layers numbered from 1 in network order."""
+    return [[index + 1, value] for index, value in enumerate(std)]
+
+
 class LayerResponses(Callback):
     """Figure 7 at the end of training: ``layer_responses.csv`` (layer, std) and the W&B table ``layer_responses``.
 
@@ -88,12 +97,12 @@ class LayerResponses(Callback):
             net.train(was_training)
         if std is None:
             return
-        rows = [[index + 1, value] for index, value in enumerate(std.tolist())]
+        rows = response_rows(std.tolist())
         path = Path(trainer.default_root_dir) / RESPONSES_FILE
         text = io.StringIO(newline="")
-        csv.writer(text).writerows([["layer", "std"], *rows])
+        csv.writer(text).writerows([list(RESPONSE_COLUMNS), *rows])
         advice = "then run the same command with --ckpt_path last (training is done; it only measures them again)"
         write_atomically(path, lambda f: f.write(text.getvalue().encode()), advice, "Figure 7 responses")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_table(key="layer_responses", columns=["layer", "std"], data=rows)
+                logger.log_table(key=RESPONSES_TABLE, columns=list(RESPONSE_COLUMNS), data=rows)

@@ -56,8 +56,10 @@ def run_command(args: list[str], cli_class: type[ResNetCLI] = ResNetCLI, **cli_k
     cli = cli_class(args=options, command=command, **cli_kwargs)
     try:
         COMMANDS[command](cli)
-    finally:
-        cli.close()
+    except BaseException:
+        cli.close(failed=True)  # a folder this command made and never wrote into is removed again
+        raise
+    cli.close()
     return cli
 
 

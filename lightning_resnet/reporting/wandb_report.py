@@ -13,6 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from ..callbacks.layer_responses import RESPONSES_TABLE
 from ..compat import report_view_spec
 from ..paper import POOLS, ReportSpec
 from ..runs import Run
@@ -147,7 +148,7 @@ def build_wandb_report(
             filters=panel_filters(group, spec.networks),
             groupby=["config.network"],
         )
-        grids.append(wr.PanelGrid(runsets=[runset], panels=[wr.WeavePanelSummaryTable(table_name="layer_responses")]))
+        grids.append(wr.PanelGrid(runsets=[runset], panels=[wr.WeavePanelSummaryTable(table_name=RESPONSES_TABLE)]))
     command = spec.id + (f" --preset {preset}" if preset else "")
     blocks = [wr.P(NOTICE.format(command=command, groups=f"{RECORDS}/{group}/").replace("`", ""))]
     if page_url:

@@ -94,8 +94,9 @@ class RunFolder:
         return data
 
     def record(self) -> Record:
+        data = self.read()  # a record that does not parse is named by read
         try:
-            return Record.from_json(self.read())
+            return Record.from_json(data)
         except (TypeError, ValueError) as err:  # a key of the wrong kind (an unknown status, ...)
             raise RecordError(f"{self.record_path} is not a run record ({err}): restore it from a copy") from None
 
