@@ -35,6 +35,7 @@ def test_table6_config_is_the_papers_recipe(tmp_path: Path) -> None:
     assert model.hparams.arch == "resnet20" and model.hparams.lr == 0.1 and model.hparams.weight_decay == 1e-4
     assert list(model.hparams.milestones) == [32_000, 48_000] and trainer.max_steps == 64_000
     assert cli.datamodule.hparams.batch_size == 128 and cli.datamodule.hparams.val_size == 5000
+    assert not any(tmp_path.iterdir())  # built without a command: nothing written, no run folder made
 
 
 @pytest.mark.parametrize("native_bf16", [True, False])
@@ -241,6 +242,7 @@ def test_an_unknown_command_is_one_line_naming_the_commands(
     assert exit.value.code == 2 and len(err.splitlines()) == 1 and said in err and "fit, validate, test, predict" in err
 
 
+@pytest.mark.slow  # trains
 def test_the_commands_are_explicit_calls_on_what_the_cli_built(tmp_path: Path, cifar_dir: Path) -> None:
     """LightningCLI with run=False: the CLI builds, ``fit`` runs; the run folder is locked while the command lasts."""
     from lightning_resnet.cli import COMMANDS

@@ -336,7 +336,9 @@ class ResNetCLI(LightningCLI):
             settings["plugins"] = [AtomicCheckpointIO()]
         if given.get("default_root_dir") in (None, "", "."):
             settings["default_root_dir"] = str(self.run_dir())
-        if given.get("logger") in (None, True):
+        if given.get("logger") in (None, True) and not self.command:
+            settings["logger"] = False  # built for a look only: no W&B id, no metrics file, no folder
+        elif given.get("logger") in (None, True):
             job_type = "train" if self.command in (None, "fit") else self.command  # validate, test, predict
             settings["logger"] = make_loggers(
                 self.address(), run_tags(self.config), self.config.project, self.continues_a_run, job_type
