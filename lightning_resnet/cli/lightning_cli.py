@@ -339,7 +339,7 @@ class ResNetCLI(LightningCLI):
         if given.get("logger") in (None, True) and not self.command:
             settings["logger"] = False  # built for a look only: no W&B id, no metrics file, no folder
         elif given.get("logger") in (None, True):
-            job_type = "train" if self.command in (None, "fit") else self.command  # validate, test, predict
+            job_type = "train" if self.command == "fit" else self.command  # validate, test, predict
             settings["logger"] = make_loggers(
                 self.address(), run_tags(self.config), self.config.project, self.continues_a_run, job_type
             )
