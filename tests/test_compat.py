@@ -91,6 +91,7 @@ def test_running_values_seen_counts_updates_and_can_be_restored() -> None:
     assert compat.running_values_seen(metric) == 7
 
 
+@pytest.mark.slow  # starts W&B's service process
 def test_wandb_run_offline(tmp_path: Path) -> None:
     import wandb
 

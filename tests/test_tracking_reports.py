@@ -504,6 +504,7 @@ def test_the_wandb_report_links_to_the_page_on_the_repository_host(tmp_path: Pat
     )
 
 
+@pytest.mark.slow  # starts W&B's service process
 def test_a_wandb_server_that_accepts_but_never_answers_means_offline_within_seconds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_internet: None
 ) -> None:
