@@ -17,9 +17,8 @@ from typing import Any
 import torch
 
 
-def _cpuinfo() -> list[dict[str, str]]:
+def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> list[dict[str, str]]:
     """``/proc/cpuinfo`` as one dict per logical CPU (Linux); empty elsewhere."""
-    path = Path("/proc/cpuinfo")
     if not path.is_file():
         return []
     blocks = path.read_text(errors="replace").strip().split("\n\n")
@@ -42,6 +41,16 @@ def cpu_model() -> str:
         except (OSError, subprocess.SubprocessError):
             pass
     return platform.processor() or platform.machine()
+
+
+def cpu_id(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """Vendor, family, model and stepping (x86 Linux): what tells CPUs apart where a VM reports only a generic
+    name such as "AMD EPYC" (family 25 model 17 is Zen 4; 25 model 1, Zen 3); None where the platform does not say."""
+    for cpu in _cpuinfo(cpuinfo):
+        if "cpu family" in cpu and "model" in cpu:
+            vendor, stepping = cpu.get("vendor_id", "?"), cpu.get("stepping", "?")
+            return f"{vendor} family {cpu['cpu family']} model {cpu['model']} stepping {stepping}"
+    return None
 
 
 def physical_cores() -> int | None:
@@ -117,6 +126,7 @@ def machine() -> dict[str, Any]:
     return {
         "cpu": {
             "model": cpu_model(),
+            "id": cpu_id(),
             "physical_cores": physical_cores(),
             "logical_cores": os.cpu_count(),
             "threads": torch.get_num_threads(),

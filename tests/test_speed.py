@@ -137,3 +137,15 @@ def test_the_on_device_data_path_trains_on_what_auto_picks(cifar_dir: Path, tmp_
     record = RunFolder(tmp_path / "cifar10-smoke" / "resnet8-s0").read()
     assert record["status"] == "finished" and record["global_step"] == 3
     assert record["speed"]["device"].split("-")[0] == speed.device_type("auto")
+
+
+def test_records_name_the_cpus_family_and_model_where_a_vm_reports_a_generic_name(tmp_path: Path) -> None:
+    block = (
+        "processor\t: {i}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+        "model name\t: AMD EPYC\nstepping\t: 1\n"
+    )
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("\n".join(block.format(i=i) for i in range(2)))
+    assert hardware.cpu_id(cpuinfo) == "AuthenticAMD family 25 model 17 stepping 1"
+    assert hardware.cpu_id(tmp_path / "absent") is None  # macOS, Windows: not said
+    assert "id" in hardware.machine()["cpu"]  # every record carries it (None off Linux)

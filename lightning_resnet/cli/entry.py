@@ -61,10 +61,12 @@ class _NoAdvertisements(logging.Filter):
 
 def quiet() -> None:
     """No tip, deprecation or no-effect lines caused by the project's own settings (its data stream has a length
-    by design; Lightning's pytree deprecation is Lightning's own; the CLI is given its arguments by design)."""
+    by design; Lightning's pytree deprecation is Lightning's own; the CLI is given its arguments by design; under
+    mixed precision the parameters are fp32, the 32 bits the model summary falls back to)."""
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_NoAdvertisements())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
+    warnings.filterwarnings("ignore", message=r"Precision .*-mixed is not supported by the model summary")
     # sys.argv stays whole (Lightning's DDP launcher starts the other ranks with it); the CLI gets the command's part
     warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
 
