@@ -472,16 +472,16 @@ def test_the_wandb_report_shows_the_pages_figures_from_a_run_it_queries(tmp_path
     import wandb_workspaces.reports.v2 as wr
 
     reports = Path(__file__).resolve().parents[1] / "reports"
-    page = tmp_path / "fig1-smoke.md"
-    shutil.copy(reports / "fig1-smoke.md", page)
+    page = tmp_path / "fig1-paper.md"
+    shutil.copy(reports / "fig1-paper.md", page)
     shutil.copytree(reports / "figures", tmp_path / "figures")
     keys = log_figures(page, entity=None, project="lightning-resnet", folder=tmp_path)
-    assert keys == ["figures/fig1-smoke_errors", "figures/fig1-smoke_errors_full"]  # the figures the page shows
+    assert keys == ["figures/fig1-paper_errors", "figures/fig1-paper_errors_full"]  # the figures the page shows
     folder = next((tmp_path / "wandb").glob("offline-run-*"))
     logged = read_wandb_history(folder)
-    assert any(row.get("figures/fig1-smoke_errors._type") == "image-file" for row in logged)
+    assert any(row.get("figures/fig1-paper_errors._type") == "image-file" for row in logged)
     config = wandb_config_of(folder)
-    report = build_wandb_report(spec_for("fig1"), [], "someone", "lightning-resnet", "smoke", figures=keys)
+    report = build_wandb_report(spec_for("fig1"), [], "someone", "lightning-resnet", "paper", figures=keys)
     grid = [b for b in report.blocks if isinstance(b, wr.PanelGrid)][-1]
     assert isinstance(grid.panels[0], wr.MediaBrowser) and grid.panels[0].media_keys == keys
     assert selects(grid.runsets[0].filters, config)  # the Report queries the figures run by what it logged ...
@@ -612,3 +612,21 @@ def test_a_page_of_a_users_experiment_takes_the_pool_of_the_dataset_its_runs_rec
 
     assert pool_of(None, {"ImageNet"}).name == "imagenet" and pool_of(None, {"CIFAR-10"}).name == "cifar10"
     assert pool_of(None, {None}).name == DEFAULT_POOL and pool_of("voc", {"CIFAR-10"}).name == "voc"
+
+
+@pytest.mark.parametrize(
+    ("lowest", "figures"), [(12.5, ["fig1-short_errors", "fig1-short_errors_full"]), (21.0, ["fig1-short_errors"])]
+)
+def test_curves_use_the_papers_range_only_when_some_curve_reaches_it(
+    lowest: float, figures: list[str], tmp_path: Path
+) -> None:
+    from lightning_resnet.reporting.markdown import Page, curves
+
+    runs = [fake_run("plain20", lowest), fake_run("plain56", 60.0)]
+    runs[0].curves["test_curve/top1_error"] = [(50, 80.0), (100, lowest + 1)]
+    lines = curves(Page(spec_for("fig1"), runs, tmp_path, preset="short"))
+    text = "\n".join(lines)
+    assert re.findall(r"\(figures/([^)]+)\.png\)", text) == figures
+    assert sorted(p.stem for p in (tmp_path / "figures").glob("*.png")) == figures
+    assert ("0-20% as in the paper" in text) is (lowest < 20)
+    assert ("no curve of these runs gets there (the lowest is 21.00%)" in text) is (lowest >= 20)

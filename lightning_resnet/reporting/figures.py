@@ -27,6 +27,12 @@ def _save(fig: plt.Figure, path: Path) -> None:
         plt.close(fig)
 
 
+def lowest_error(runs: list[Run], held_out_key: str = VAL_KEY) -> float | None:
+    """The lowest value of any curve :func:`plot_error_panels` draws for ``runs``; None when there is none."""
+    keys = (TRAIN_KEY, held_out_key, VAL_KEY)
+    return min((value for run in runs for key in keys for _, value in run.curves.get(key, [])), default=None)
+
+
 def plot_error_panels(
     panels: list[tuple[str, list[Run]]],
     path: Path,
