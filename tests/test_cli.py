@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def test_table6_config_is_the_papers_recipe(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("native_bf16", [True, False])
-@pytest.mark.parametrize(("preset", "shortened"), [("smoke", 200), ("short", 20)])
+@pytest.mark.parametrize(("preset", "shortened"), [("smoke", 400), ("short", 20)])
 def test_cpu_presets_shorten_the_schedule_in_proportion_and_pick_cpu_speed(
     preset: str, shortened: int, native_bf16: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,7 +173,7 @@ def test_missing_dataset_says_where_to_put_it(tmp_path: Path) -> None:
 def test_print_config_shows_the_resolved_recipe(tmp_path: Path) -> None:
     result = run_cli("fit", "--config", TABLE6, "--config", SMOKE, "--print_config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "max_steps: 320" in result.stdout and "- 160" in result.stdout and "arch: resnet20" in result.stdout
+    assert "max_steps: 160" in result.stdout and "- 80" in result.stdout and "arch: resnet20" in result.stdout
 
 
 @pytest.mark.parametrize(("given", "parsed"), [("1", 1), ("3", 3), ("0.25", 0.25), ("1.0", 1.0)])
@@ -259,3 +260,21 @@ def test_the_commands_are_explicit_calls_on_what_the_cli_built(tmp_path: Path, c
     cli.close()
     assert cli.trainer.global_step == 2 and "test/top1_error" in RunFolder(cli.run_dir()).record().final
     RunFolder(cli.run_dir()).lock().release()  # free again once closed
+
+
+def test_quiet_drops_the_model_summarys_mixed_precision_warning_and_nothing_else() -> None:
+    from pytorch_lightning.demos.boring_classes import BoringModel
+    from pytorch_lightning.utilities.model_summary import ModelSummary
+
+    from lightning_resnet.cli.entry import quiet
+
+    model = BoringModel()
+    model.trainer = pl.Trainer(precision="bf16-mixed", accelerator="cpu", logger=False, enable_progress_bar=False)
+    with pytest.warns(UserWarning, match="Precision bf16-mixed is not supported by the model summary"):
+        ModelSummary(model)  # Lightning's own warning, without the filter
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet()
+        assert ModelSummary(model).total_parameters == 66  # the summary itself is unchanged
+        warnings.warn("an unrelated warning", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["an unrelated warning"]
