@@ -24,6 +24,7 @@ from lightning_resnet.data import CIFAR10DataModule
 from lightning_resnet.paper import ReportSpec, spec_for
 from lightning_resnet.paper.experiments import above_all, falls_along
 from lightning_resnet.reporting import build_report
+from lightning_resnet.reporting.figures import drawn_range
 from lightning_resnet.reporting.findings import evaluate
 from lightning_resnet.reporting.wandb_report import build_wandb_report, log_figures, repository_page_url
 from lightning_resnet.runs import Run, RunAddress, RunFolder, load_runs
@@ -229,7 +230,7 @@ def test_wandb_report_spec_builds_without_network(runs_dir: Path, no_internet: N
         assert grid.runsets[0].groupby == []  # one seed per network: a line per run, styled per run
         plot = grid.panels[0]
         assert plot.y == ["train/top1_error", "test_curve/top1_error"]  # bold: the paper's test error
-        assert plot.range_y == (0.0, 20.0)  # the paper's axis
+        assert plot.range_y == (0.0, None)  # no curve of these runs reaches the paper's 0-20%: 0 to the data
     from lightning_resnet.reporting.wandb_report import line_styles
 
     (resnet8,) = [r for r in load_runs(runs_dir, "quick") if r.network == "resnet8"]
@@ -555,10 +556,14 @@ def test_the_wandb_report_dry_run_of_every_committed_page_plots_logged_keys(page
     panels = [p for g in grids for p in g["panelBankSectionConfig"]["panels"]]
     plots = [p["config"] for p in panels if p["viewType"] == "Run History Line Plot"]
     assert len(plots) == len(spec.panels) * (2 if spec.split_metrics else 1)
-    ids = {run.record.wandb["id"] for run in load_runs(records, spec.groups(preset or None)[0])}
+    runs = [r for r in load_runs(records, spec.groups(preset or None)[0]) if r.network in spec.networks]
+    ids = {run.record.wandb["id"] for run in runs}
+    # the page's figure and the Report share the y-range: the paper's 0-20% unless no curve reaches it
+    drawn = drawn_range(spec.error_range, runs, "test_curve/top1_error")
+    assert (drawn is not None) == ("as in the paper](figures/" in page.read_text())
     for plot in plots:
         assert set(plot["metrics"]) <= history and plot["xAxis"] == "trainer/global_step"
-        assert plot["yAxisMin"] == 0 and plot.get("yAxisMax") == (spec.error_range or (0, None))[1]
+        assert plot["yAxisMin"] == 0 and plot.get("yAxisMax") == (drawn or (0, None))[1]
         styled = [*plot.get("overrideMarks", {}), *plot.get("overrideLineWidths", {})]
         assert {key.partition(":")[0] for key in styled} <= ids  # "{runId}:{metric}" of the panel's runs
         assert {key.partition(":")[2] for key in styled} <= set(plot["metrics"])

@@ -33,6 +33,16 @@ def lowest_error(runs: list[Run], held_out_key: str = VAL_KEY) -> float | None:
     return min((value for run in runs for key in keys for _, value in run.curves.get(key, [])), default=None)
 
 
+def drawn_range(
+    paper_range: tuple[float, float] | None, runs: list[Run], held_out_key: str = VAL_KEY
+) -> tuple[float, float] | None:
+    """The y-range the curves of ``runs`` are drawn on, in the figures and the W&B Report alike: the paper's where
+    it has one and some curve reaches it; None (from 0 to the data) where a run too short to get there would leave
+    the paper's range empty."""
+    lowest = lowest_error(runs, held_out_key)
+    return paper_range if paper_range and (lowest is None or lowest < paper_range[1]) else None
+
+
 def plot_error_panels(
     panels: list[tuple[str, list[Run]]],
     path: Path,

@@ -18,7 +18,7 @@ from ..paper import METRIC_NAMES, SPECS, Pool, ReportSpec, interpretations_table
 from ..runs import Run, depth_of, mean_std, parse_run_name, split_network, write_atomically
 from .architectures import ARCHITECTURE_NOTE, architecture_table
 from .detection import detection_section
-from .figures import lowest_error, plot_error_panels, plot_layer_responses
+from .figures import drawn_range, lowest_error, plot_error_panels, plot_layer_responses
 from .findings import NOISE_RULE, evaluate, values_of
 
 RECORDS = "records"  # the run records a page was made from, committed beside it: reports/records/<folder>/<run>/
@@ -446,16 +446,14 @@ def curves(page: Page) -> list[str]:
     held_out_key, held_out_label = page.pool.held_out
     plot = {"held_out_key": held_out_key, "split_metrics": spec.split_metrics}
     errors = f"{page.name}_errors.png"
-    lowest = lowest_error(runs, held_out_key)
-    if spec.error_range and lowest is not None and lowest >= spec.error_range[1]:
-        # a run too short to reach the paper's range would leave its figure empty: the full range alone
+    if spec.error_range and not drawn_range(spec.error_range, runs, held_out_key):
         plot_error_panels(panels, page.figures / errors, **plot)
         low, high = spec.error_range
         shown = [
             f"![training curves of {spec.id}](figures/{errors})",
             "",
             f"The paper draws these curves from {low:g} to {high:g}%; no curve of these runs gets there (the lowest "
-            f"is {lowest:.2f}%), so the figure shows the full range.",
+            f"is {lowest_error(runs, held_out_key):.2f}%), so the figure shows the full range.",
         ]
     elif spec.error_range:  # the paper's range hides the early, high errors: the full range follows
         plot_error_panels(panels, page.figures / errors, error_range=spec.error_range, **plot)

@@ -17,9 +17,9 @@ from ..callbacks.layer_responses import RESPONSES_TABLE
 from ..compat import report_view_spec
 from ..paper import POOLS, ReportSpec
 from ..runs import Run
+from .figures import TRAIN_KEY, drawn_range
 from .markdown import NOTICE, RECORDS, findings_table, results_table, scale_table
 
-TRAIN_KEY = "train/top1_error"
 FIGURES_JOB = "report"  # the W&B job type of the run that carries a page's figures
 
 
@@ -132,7 +132,7 @@ def build_wandb_report(
                 groupby=wr.Config("network") if seeds else None,
                 groupby_aggfunc="mean" if seeds else None,
                 groupby_rangefunc="stddev" if seeds else None,
-                range_y=spec.error_range or (0, None),
+                range_y=drawn_range(spec.error_range, runs, held_out) or (0, None),
                 title_x="iteration",
                 title_y="error (%)",
                 **line_styles(members, keys),
