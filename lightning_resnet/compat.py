@@ -30,6 +30,18 @@ def chosen_accelerator(flag: str) -> str:
     return flag
 
 
+def hold_sigterm(trainer: pl.Trainer) -> bool:
+    """Clear Lightning's SIGTERM flag, which its evaluation loop checks after every batch; whether it was set."""
+    received = trainer._signal_connector.received_sigterm
+    trainer._signal_connector.received_sigterm = False
+    return received
+
+
+def release_sigterm(trainer: pl.Trainer) -> None:
+    """Set Lightning's SIGTERM flag again: its training loop stops at the end of the iteration, as on any SIGTERM."""
+    trainer._signal_connector.received_sigterm = True
+
+
 def should_update_logs(trainer: pl.Trainer) -> bool:
     """Whether the loggers write at this iteration (``log_every_n_steps``), by Lightning's own rule."""
     return trainer._logger_connector.should_update_logs

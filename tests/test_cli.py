@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import tiny_fit
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.cli import ResNetCLI, default_callbacks, run_command
@@ -278,3 +279,54 @@ def test_quiet_drops_the_model_summarys_mixed_precision_warning_and_nothing_else
         assert ModelSummary(model).total_parameters == 66  # the summary itself is unchanged
         warnings.warn("an unrelated warning", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["an unrelated warning"]
+
+
+class SigtermInValidation(Callback):
+    """Send this process SIGTERM at the first validation batch after ``step`` iterations, as a scheduler would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_validation_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if trainer.state.fn == "fit" and trainer.global_step == self.step and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_sigterm_during_validation_finishes_it_so_the_resumed_run_keeps_that_point(
+    tmp_path: Path, cifar_dir: Path
+) -> None:
+    from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+    from lightning_resnet.runs import RunFolder, read_curves
+
+    args = tiny_fit(
+        cifar_dir,
+        "--trainer.max_steps=6",
+        "--trainer.val_check_interval=2",
+        "--trainer.limit_val_batches=3",
+        "--trainer.limit_test_batches=1",
+        "--trainer.log_every_n_steps=1",
+        f"--runs_dir={tmp_path}",
+    )
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SIGTERMException):
+            run_command(args, trainer_defaults={"callbacks": [*default_callbacks(), SigtermInValidation(4)]})
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    run_dir = tmp_path / "table6" / "resnet8-s0"
+    assert [s for s, _ in read_curves(run_dir / "metrics.csv")["val/top1_error"]] == [1, 3]  # finished, not lost
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 4
+    assert not (run_dir / "checkpoints" / "interrupted.ckpt").exists()  # last.ckpt, saved by that validation
+    assert RunFolder(run_dir).record().status == "interrupted"
+    run_command([*args, "--ckpt_path=last"], trainer_defaults={"callbacks": default_callbacks()})
+    resumed = read_curves(run_dir / "metrics.csv")
+    whole = tmp_path / "whole"
+    run_command([*args[:-1], f"--runs_dir={whole}"], trainer_defaults={"callbacks": default_callbacks()})
+    uninterrupted = read_curves(whole / "table6" / "resnet8-s0" / "metrics.csv")
+    for key in ("train/loss", "val/top1_error", "val/loss", "test_curve/top1_error"):
+        assert resumed[key] == uninterrupted[key]  # same steps, same values: as if never stopped
+    assert [s for s, _ in resumed["val/top1_error"]] == [1, 3, 5]

@@ -131,3 +131,11 @@ def test_report_view_spec_is_wandb_workspaces_own_model_built_offline() -> None:
     config = grid["metadata"]["panelBankSectionConfig"]["panels"][0]["config"]
     assert config["metrics"] == ["train/loss"] and config["overrideMarks"] == {"abcd1234:train/loss": "dashed"}
     assert (interface._get_api, interface.execute_graphql) == server  # put back afterwards
+
+
+def test_hold_and_release_sigterm_clear_and_set_the_flag_lightnings_loops_read() -> None:
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, accelerator="cpu")
+    assert compat.hold_sigterm(trainer) is False and trainer.received_sigterm is False
+    compat.release_sigterm(trainer)
+    assert trainer.received_sigterm is True  # Lightning's public view of the same flag
+    assert compat.hold_sigterm(trainer) is True and trainer.received_sigterm is False

@@ -9,8 +9,9 @@ import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
 from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from ..compat import save_last_checkpoint
+from ..compat import hold_sigterm, release_sigterm, save_last_checkpoint
 from ..guard import NonFiniteLossError
 from ..runs import CHECKPOINT_DIR, INTERRUPT_CHECKPOINT, RunWriteError, write_atomically
 
@@ -25,12 +26,19 @@ class InterruptCheckpoint(Checkpoint):
 
     Unlike Lightning's ``OnExceptionCheckpoint``, its presence does not make every ``fit`` resume
     implicitly: a run resumes only when asked to.
+
+    A SIGTERM during the fit's validation lets that validation finish first (seconds on CIFAR-10): Lightning would
+    stop after the batch in progress, and a run resumed from there skips the rest of that validation, so its point
+    would be missing from the curves. The run then stops at the end of the iteration, and resumes from the
+    ``last.ckpt`` that validation saved (Lightning's own save point), not from a file of this callback's.
     """
 
     FILENAME = INTERRUPT_CHECKPOINT
 
     def __init__(self, dirpath: str | None = None) -> None:
         self.dirpath = dirpath
+        self._sigterm_held = False
+        self._stopping_after_validation = False
 
     @property
     def ckpt_path(self) -> str:
@@ -40,8 +48,21 @@ class InterruptCheckpoint(Checkpoint):
         if self.dirpath is None:
             self.dirpath = os.path.join(trainer.default_root_dir, CHECKPOINT_DIR)
 
+    def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if trainer.state.fn == "fit" and hold_sigterm(trainer):
+            self._sigterm_held = True
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._sigterm_held:
+            self._sigterm_held = False
+            self._stopping_after_validation = True
+            release_sigterm(trainer)
+
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, NonFiniteLossError) or trainer.global_step == 0 or self.dirpath is None:
+            return
+        if self._stopping_after_validation and isinstance(exception, SIGTERMException):
+            trainer.strategy.remove_checkpoint(self.ckpt_path)  # an older interruption's: last.ckpt is newer
             return
         trainer.save_checkpoint(self.ckpt_path, weights_only=False)  # the whole state: it is resumed from
 
