@@ -446,28 +446,25 @@ def curves(page: Page) -> list[str]:
     held_out_key, held_out_label = page.pool.held_out
     plot = {"held_out_key": held_out_key, "split_metrics": spec.split_metrics}
     errors = f"{page.name}_errors.png"
-    if spec.error_range and not drawn_range(spec.error_range, runs, held_out_key):
-        plot_error_panels(panels, page.figures / errors, **plot)
-        low, high = spec.error_range
-        shown = [
-            f"![training curves of {spec.id}](figures/{errors})",
-            "",
-            f"The paper draws these curves from {low:g} to {high:g}%; no curve of these runs gets there (the lowest "
-            f"is {lowest_error(runs, held_out_key):.2f}%), so the figure shows the full range.",
-        ]
-    elif spec.error_range:  # the paper's range hides the early, high errors: the full range follows
-        plot_error_panels(panels, page.figures / errors, error_range=spec.error_range, **plot)
+    paper_range = drawn_range(spec.error_range, runs, held_out_key)
+    plot_error_panels(panels, page.figures / errors, error_range=paper_range, **plot)
+    shown = [f"![training curves of {spec.id}](figures/{errors})"]
+    if paper_range:  # the paper's range hides the early, high errors: the full range follows
         full = f"{page.name}_errors_full.png"
         plot_error_panels(panels, page.figures / full, **plot)
-        low, high = spec.error_range
+        low, high = paper_range
         shown = [
             f"![training curves of {spec.id}, {low:g}-{high:g}% as in the paper](figures/{errors})",
             "",
             f"The full range: ![training curves of {spec.id}, full range](figures/{full})",
         ]
-    else:
-        plot_error_panels(panels, page.figures / errors, **plot)
-        shown = [f"![training curves of {spec.id}](figures/{errors})"]
+    elif spec.error_range:  # runs too short to reach the paper's range: the full range alone, and why
+        low, high = spec.error_range
+        shown += [
+            "",
+            f"The paper draws these curves from {low:g} to {high:g}%; no curve of these runs gets there (the lowest "
+            f"is {lowest_error(runs, held_out_key):.2f}%), so the figure shows the full range.",
+        ]
     dotted = "; dotted: validation error on the held-out split" if held_out_key != "val/top1_error" else ""
     return [
         "## Training curves",
