@@ -1,5 +1,6 @@
 """The benchmarks' bookkeeping: the throughput benchmark times the plain loop apart from the suite, and the GPU
-staging puts CIFAR-10 back together byte for byte from the parts that reach the device machine."""
+staging puts CIFAR-10 back together byte for byte from the parts that reach the device machine, and the re-run
+comparison finds the first step where a run leaves its record."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import gpu_stage  # noqa: E402
+from rerun import compare_curves  # noqa: E402
 from throughput import InterleavedTimer  # noqa: E402
 
 
@@ -69,3 +71,24 @@ def test_gpu_staging_restores_each_batch_as_its_part_arrives(tmp_path: Path, mon
     assert len(reports[-1]) == 7
     assert all((gpu_stage.CIFAR / n).read_bytes() == data for n, data in contents.items())
     assert gpu_stage.env_lines() == [f"export LIGHTNING_RESNET_DATA=${{LIGHTNING_RESNET_DATA:-{root / 'cifar10'}}}"]
+
+
+def test_rerun_comparison_counts_equal_points_and_names_the_first_difference() -> None:
+    record = {
+        "train/loss": [(49, 1.885227084159851), (99, 1.6456432342529297), (149, 1.5), (199, 1.4)],
+        "val/top1_error": [(999, 40.0)],
+        "lr-CaffeSGD": [(49, 0.1)],  # a key the run does not log is not compared
+    }
+    run = {  # still training: two steps fewer, and step 149 one ulp away
+        "train/loss": [(49, 1.885227084159851), (99, 1.6456432342529297), (149, 1.5000000000000002)],
+        "val/top1_error": [(999, 40.0)],
+    }
+    compared = compare_curves(run, record)
+    assert set(compared) == {"train/loss", "val/top1_error"}
+    assert compared["train/loss"] == {
+        "common_steps": 3,
+        "equal": 2,
+        "last_common_step": 149,
+        "first_difference": {"step": 149, "run": 1.5000000000000002, "record": 1.5},
+    }
+    assert compared["val/top1_error"]["equal"] == 1 and compared["val/top1_error"]["first_difference"] is None
