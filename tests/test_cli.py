@@ -15,6 +15,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import tiny_fit
+from packaging.version import Version
 from pytorch_lightning.callbacks import Callback
 
 from lightning_resnet.cli import ResNetCLI, default_callbacks, run_command
@@ -271,8 +272,9 @@ def test_quiet_drops_the_model_summarys_mixed_precision_warning_and_nothing_else
 
     model = BoringModel()
     model.trainer = pl.Trainer(precision="bf16-mixed", accelerator="cpu", logger=False, enable_progress_bar=False)
-    with pytest.warns(UserWarning, match="Precision bf16-mixed is not supported by the model summary"):
-        ModelSummary(model)  # Lightning's own warning, without the filter
+    if Version(pl.__version__) >= Version("2.5.3"):  # the release that added the warning; older ones are silent
+        with pytest.warns(UserWarning, match="Precision bf16-mixed is not supported by the model summary"):
+            ModelSummary(model)  # Lightning's own warning, without the filter
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         quiet()
