@@ -13,7 +13,7 @@ python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q -e ".[dev]" $LOWER   # the suite on top, the lower bounds held
 {
   echo "# $(date -u +%F): the fast test set on the oldest supported versions ($(python3 -c 'import platform; print(platform.python_version())'))"
-  echo "# bash benchmarks/oldest_versions.sh"
+  echo "# bash benchmarks/oldest_versions.sh, on $("$VENV/bin/python" -c 'from lightning_resnet.hardware import machine_label; print(machine_label())')"
   "$VENV/bin/pip" freeze | grep -iE "^(torch|torchvision|pytorch-lightning|lightning-utilities|torchmetrics|jsonargparse|wandb|wandb-workspaces|submitit|pycocotools|numpy)=="
   echo
   "$VENV/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider 2>&1 | tail -15
