@@ -46,3 +46,32 @@ def test_every_documentation_page_the_readme_lists_exists_and_links_resolve() ->
     for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+def test_every_error_the_documentation_quotes_is_one_a_page_or_benchmark_wrote() -> None:
+    """An error rate typed into the README or docs/ (``8.58%``) must stand in a generated page or a benchmark's
+    results file, so a page regenerated from new records cannot leave a stale number behind in the prose."""
+    import json
+    import re
+
+    def floats(value) -> list[float]:
+        if isinstance(value, dict):
+            return [x for v in value.values() for x in floats(v)]
+        if isinstance(value, list):
+            return [x for v in value for x in floats(v)]
+        return [value] if isinstance(value, float) else []
+
+    written = "\n".join(p.read_text() for p in (REPO / "reports").glob("*.md"))
+    results = {
+        f"{x:.2f}" for p in (REPO / "benchmarks" / "results").glob("*.json") for x in floats(json.loads(p.read_text()))
+    }
+    quoted = {
+        page.name: re.findall(r"(?<![\d.])(\d{1,2}\.\d{2})%", page.read_text())
+        for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    }
+    assert sum(map(len, quoted.values())) > 50  # the check reads the numbers it is meant to
+    unsourced = {
+        name: sorted({n for n in numbers if n not in written and n not in results}) for name, numbers in quoted.items()
+    }
+    unsourced = {name: numbers for name, numbers in unsourced.items() if numbers}
+    assert not unsourced, f"errors quoted with no page or benchmark behind them: {unsourced}"
