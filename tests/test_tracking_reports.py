@@ -164,6 +164,44 @@ def test_findings_compare_what_ran_beyond_the_one_seed_margin() -> None:
     )
 
 
+def timed_run(network: str, hardware: str, seconds: float, steps: int = 64_000) -> Run:
+    """A finished paper-length run of batch 128 that trained ``steps`` iterations in ``seconds`` on ``hardware``."""
+    record = {
+        "config": {"model": {"arch": network}, "data": {"init_args": {"batch_size": 128}}},
+        "global_step": steps,
+        "train_seconds": seconds,
+        "timed_steps": steps,
+        "hardware": hardware,
+    }
+    return Run(Path(network), record)
+
+
+def test_costs_of_runs_not_made_yet_are_estimated_per_machine_never_pooled() -> None:
+    from lightning_resnet.models.costs import training_flops
+    from lightning_resnet.paper import POOLS
+    from lightning_resnet.reporting.markdown import missing_runs_estimate, training_rates
+    from lightning_resnet.reporting.results import estimate_cell
+
+    def flops(network: str) -> float:
+        return training_flops(network, None, 64_000 * 128)
+
+    fast = [timed_run("plain20", "machine A", 9_000.0)]
+    both = [*fast, timed_run("resnet20", "machine C", 16_000.0)]
+    rate_a, rate_c = flops("plain20") / 9_000, flops("resnet20") / 16_000
+    assert training_rates(fast) == {"machine A": pytest.approx(rate_a)}
+    assert training_rates(both) == {"machine A": pytest.approx(rate_a), "machine C": pytest.approx(rate_c)}
+    hours = [flops("resnet56") / rate / 3600 for rate in (rate_a, rate_c)]
+    assert hours[1] > 1.7 * hours[0] > 10  # the slower machine's estimate is its own, not a blend
+    assert estimate_cell("resnet56", training_rates(both)) == (
+        f"not trained yet: ~{hours[0]:.0f} h on machine A; ~{hours[1]:.0f} h on machine C (estimated)"
+    )
+    spec, pool = spec_for("fig1"), POOLS["cifar10"]
+    one = missing_runs_estimate(spec, fast, pool)[0]
+    assert one.startswith("Not run yet at this preset: plain56 ~") and one.endswith("sustained on machine A).")
+    lines = missing_runs_estimate(spec, both, pool)
+    assert [line.split(" (")[0] for line in lines if line.startswith("- ")] == ["- machine A", "- machine C"]
+
+
 def test_findings_use_the_measured_seed_spread_and_never_compare_different_lengths() -> None:
     overfits = falls_along("1202 overfits", "test", "resnet1202", "resnet110")
     r110 = [

@@ -534,30 +534,47 @@ def timed_runs(runs: list[Run]) -> list[Run]:
     return [r for r in runs if r.record.train_seconds and r.timed_steps and batch_of(r)]
 
 
-def training_rate(runs: list[Run], size: int = 32) -> tuple[float, str] | None:
-    """The training FLOP rate the timed runs sustained (training FLOPs of their images over their training seconds),
-    and the machine(s) they ran on; None without a timed run."""
-    timed = timed_runs(runs)
-    if not timed:
-        return None
-    flops = sum(training_flops(*split_network(r.network), r.timed_steps * batch_of(r), size) for r in timed)
-    return flops / sum(r.record.train_seconds for r in timed), _cell({r.hardware for r in timed})
+def training_rates(runs: list[Run], size: int = 32) -> dict[str, float]:
+    """The training FLOP rate the timed runs sustained on each machine (training FLOPs of their images over their
+    training seconds), by the machine's label: machines differ by more than 1.5x, so their rates are never pooled."""
+    by_machine: dict[str, list[Run]] = {}
+    for run in timed_runs(runs):
+        by_machine.setdefault(run.hardware or "unknown hardware", []).append(run)
+    return {
+        machine: sum(training_flops(*split_network(r.network), r.timed_steps * batch_of(r), size) for r in timed)
+        / sum(r.record.train_seconds for r in timed)
+        for machine, timed in sorted(by_machine.items())
+    }
 
 
 def missing_runs_estimate(spec: ReportSpec, runs: list[Run], pool: Pool) -> list[str]:
-    """The id's networks with no finished run, and what each would cost on the hardware of the finished ones, at
-    the FLOP rate those sustained (:func:`training_rate`) scaled to each missing network's FLOPs at the same length."""
+    """The id's networks with no finished run, and what each would cost on each machine the finished ones ran on,
+    at the FLOP rate they sustained there (:func:`training_rates`) scaled to each missing network's FLOPs at the
+    same length."""
     missing = [n for n in spec.networks if not any(r.network == n for r in runs)]
     size = pool.image_size
-    measured = training_rate(runs, size)
-    if not missing or measured is None:
+    rates = training_rates(runs, size)
+    if not missing or not rates:
         return []
-    rate, hardware = measured
     timed = timed_runs(runs)
     steps, batch = max(r.steps for r in timed), batch_of(timed[0])
-    cells = [f"{n} ~{training_flops(*split_network(n), steps * batch, size) / rate / 60:,.0f} min" for n in missing]
+
+    def costs(rate: float) -> str:
+        return ", ".join(
+            f"{n} ~{training_flops(*split_network(n), steps * batch, size) / rate / 60:,.0f} min" for n in missing
+        )
+
+    if len(rates) == 1:
+        (hardware, rate), *_ = rates.items()
+        return [
+            f"Not run yet at this preset: {costs(rate)} ({steps:,} iterations of {batch} each, estimated from the "
+            f"{rate / 1e9:,.1f} GFLOP/s of training the finished runs sustained on {hardware}).",
+            "",
+        ]
     return [
-        f"Not run yet at this preset: {', '.join(cells)} ({steps:,} iterations of {batch} each, estimated from the "
-        f"{rate / 1e9:,.1f} GFLOP/s of training the finished runs sustained on {hardware}).",
+        f"Not run yet at this preset ({steps:,} iterations of {batch} each), estimated from the training FLOP rate "
+        "the finished runs sustained on each machine:",
+        "",
+        *(f"- {hardware} ({rate / 1e9:,.1f} GFLOP/s): {costs(rate)}" for hardware, rate in rates.items()),
         "",
     ]

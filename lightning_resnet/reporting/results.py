@@ -17,7 +17,7 @@ from ..paper.numbers import TABLE6
 from ..release import PAPER, read_manifest
 from ..runs import Run, experiment_folder, load_runs, split_network
 from .findings import values_of
-from .markdown import RECORDS, format_mean_std, params_m, training_rate
+from .markdown import RECORDS, format_mean_std, params_m, training_rates
 
 POOL = "cifar10"
 # by depth, each ResNet beside its plain twin; ResNet-1202 last (the paper trains it, nobody releases it)
@@ -29,14 +29,14 @@ def training_cell(runs: list[Run]) -> str:
     return "; ".join(f"{run.training_time()}, {run.hardware}" for run in runs)
 
 
-def estimate_cell(network: str, rate: tuple[float, str] | None) -> str:
-    """The paper-length run's cost at the FLOP rate the finished paper-length runs sustained."""
-    if rate is None:
+def estimate_cell(network: str, rates: dict[str, float]) -> str:
+    """The paper-length run's cost on each machine, at the FLOP rate the finished paper-length runs sustained there."""
+    if not rates:
         return "–"
-    flops_per_second, hardware = rate
     pool = POOLS[POOL]
-    seconds = training_flops(*split_network(network), pool.iterations * pool.batch) / flops_per_second
-    return f"not trained yet: ~{seconds / 3600:,.0f} h on {hardware} (estimated)"
+    flops = training_flops(*split_network(network), pool.iterations * pool.batch)
+    costs = "; ".join(f"~{flops / rate / 3600:,.0f} h on {hardware}" for hardware, rate in rates.items())
+    return f"not trained yet: {costs} (estimated)"
 
 
 def results_table(reports_dir: Path = Path("reports"), weights: Path | None = None, link_root: str = "") -> list[str]:
@@ -46,7 +46,7 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
     runs = [r for r in load_runs(Path(reports_dir) / RECORDS, experiment_folder(POOL, PAPER)) if r.finished]
     full = [r for r in runs if r.steps >= POOLS[POOL].iterations]
     releases = read_manifest(weights)
-    rate = training_rate(full)
+    rates = training_rates(full)
     reproductions = POOLS[POOL].reproductions
     lines = [
         "| network | layers | params | paper | this suite | "
@@ -64,7 +64,7 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
             f"{f'{paper.top1_error:.2f}' if paper else '–'} | "
             f"{format_mean_std(values_of(trained, network, 'test')) if trained else '–'} | "
             + " | ".join(published)
-            + f" | {training_cell(trained) if trained else estimate_cell(network, rate)} | "
+            + f" | {training_cell(trained) if trained else estimate_cell(network, rates)} | "
             f"{f'[{release.file}]({link_root}weights/{release.file})' if release else '–'} |"
         )
     return [
