@@ -20,11 +20,12 @@ from pathlib import Path
 
 from timing import RESULTS_DIR, merge_results
 
+from lightning_resnet.reporting.markdown import RECORDS as RECORDS_FOLDER
 from lightning_resnet.runs import Run
 
 RESULTS = RESULTS_DIR / "rerun.json"
 REPO = Path(__file__).resolve().parents[1]
-RECORDS = REPO / "reports" / "records"
+RECORDS = REPO / "reports" / RECORDS_FOLDER  # where report pages keep the records they were made from
 Curves = dict[str, list[tuple[int, float]]]
 
 
