@@ -21,10 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 TABLE6 = str(REPO / "reproductions" / "table6.yaml")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
-    """A 30-iteration ResNet-8 on the real CIFAR-10; its run folder."""
-    runs = tmp_path_factory.mktemp("runs")
+def fit_resnet8(runs: Path, cifar_dir: Path, *extra: str) -> None:
+    """Train a ResNet-8 for 30 iterations of 64 real CIFAR-10 images into ``runs``."""
     run_command(
         [
             "fit",
@@ -37,11 +35,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
             "--trainer.max_steps=30",
             "--trainer.val_check_interval=30",
             "--trainer.limit_val_batches=2",
-            "--trainer.limit_test_batches=2",
             "--trainer.enable_progress_bar=false",
             f"--runs_dir={runs}",
+            *extra,
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
+    """A 30-iteration ResNet-8 on the real CIFAR-10; its run folder."""
+    runs = tmp_path_factory.mktemp("runs")
+    fit_resnet8(runs, cifar_dir, "--trainer.limit_test_batches=2")
     return runs / "table6" / "resnet8-s0"
 
 
@@ -107,23 +112,7 @@ def test_a_corrupted_checkpoint_is_one_clear_error(tmp_path: Path) -> None:
 def finished(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
     """A 30-iteration ResNet-8 at the paper preset's folder, tested on all 10,000 test images; its run folder."""
     runs = tmp_path_factory.mktemp("runs")
-    run_command(
-        [
-            "fit",
-            "--config",
-            TABLE6,
-            "--model.arch=resnet8",
-            "--model.bn_batch=32",
-            "--preset=paper",
-            f"--data.init_args.data_dir={cifar_dir}",
-            "--data.init_args.batch_size=64",
-            "--trainer.max_steps=30",
-            "--trainer.val_check_interval=30",
-            "--trainer.limit_val_batches=2",
-            "--trainer.enable_progress_bar=false",
-            f"--runs_dir={runs}",
-        ]
-    )
+    fit_resnet8(runs, cifar_dir, "--preset=paper")
     return runs / "cifar10-paper" / "resnet8-s0"
 
 
