@@ -8,20 +8,23 @@ both runs' machines per run to ``benchmarks/results/rerun.json``.
 
     python benchmarks/rerun.py runs/cifar10-paper/resnet20-s0        # against reports/records/cifar10-paper/...
     python benchmarks/rerun.py RUN_DIR --record OTHER_RUN_DIR
+    python benchmarks/rerun.py RUN_DIR --rev HEAD      # the record as committed (after --publish replaced it)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from timing import RESULTS_DIR, merge_results
 
 from lightning_resnet.reporting.markdown import RECORDS as RECORDS_FOLDER
-from lightning_resnet.runs import Run
+from lightning_resnet.runs import RECORD_FILES, Run
 
 RESULTS = RESULTS_DIR / "rerun.json"
 REPO = Path(__file__).resolve().parents[1]
@@ -63,17 +66,30 @@ def machine_of(run: Run) -> str | None:
     return f"{run.hardware} ({cpu_id})" if cpu_id else run.hardware
 
 
+def record_at(rev: str, record_dir: Path, into: Path) -> Path:
+    """The record files of ``record_dir`` as git revision ``rev`` holds them, written under ``into``."""
+    relative = record_dir.resolve().relative_to(REPO).as_posix()
+    for name in RECORD_FILES:
+        shown = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:{relative}/{name}"], capture_output=True)
+        if shown.returncode == 0:
+            (into / name).write_bytes(shown.stdout)
+    return into
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--record", type=Path, help="default: reports/records/<group>/<run name> of RUN_DIR")
+    parser.add_argument("--rev", help="compare with the record as this git revision holds it (e.g. HEAD)")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     run = Run.read(args.run_dir)
     record_dir = args.record or RECORDS / args.run_dir.resolve().parent.name / args.run_dir.resolve().name
-    if not (record_dir / "run.json").is_file():
-        sys.exit(f"no record at {record_dir}: pass --record with the run folder to compare against")
-    record = Run.read(record_dir)
+    source = record_dir if args.rev is None else record_at(args.rev, record_dir, Path(tempfile.mkdtemp()))
+    if not (source / "run.json").is_file():
+        where = f"{record_dir} at {args.rev}" if args.rev else str(record_dir)
+        sys.exit(f"no record at {where}: pass --record with the run folder to compare against")
+    record = Run.read(source)
     curves = compare_curves(run.curves, record.curves)
     final = compare_final(run, record)
     equal = all(c["equal"] == c["common_steps"] for c in curves.values()) and all(
@@ -81,7 +97,7 @@ def main() -> None:
     )
     entry = {
         "run": f"{run.record.group}/{run.record.run_name}",
-        "record": os.path.relpath(record_dir.resolve(), REPO),
+        "record": os.path.relpath(record_dir.resolve(), REPO) + (f"@{args.rev}" if args.rev else ""),
         "compared_at": datetime.now(timezone.utc).isoformat(timespec="minutes"),
         "run_machine": machine_of(run),
         "record_machine": machine_of(record),

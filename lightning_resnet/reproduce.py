@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,10 @@ from .errors import ConfigError, UserError
 from .lifeline import child_options
 from .paper import POOLS, reproducible_ids, spec_for
 from .paper.pools import backbone_weights
+from .publish import Publisher
+from .release import SOURCE_TREE
 from .reporting import build_report
+from .reporting.markdown import RECORDS
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,11 @@ def select_networks(report_id: str, networks: str | None) -> tuple[str, ...]:
     return chosen
 
 
+def pool_ids(report_id: str) -> list[str]:
+    """The ids whose runs come from ``report_id``'s pool (Figure 1, Figure 6, Table 6 and Figure 7 for CIFAR-10)."""
+    return sorted(i for i in reproducible_ids() if spec_for(i).pool == spec_for(report_id).pool)
+
+
 def plan(
     report_id: str,
     preset: str | None = None,
@@ -121,7 +130,7 @@ def plan(
     pool = POOLS[spec.pool]
     preset = resolve_preset(report_id, preset)
     experiment = pool.name
-    sharing = sorted(i for i in reproducible_ids() if spec_for(i).pool == spec.pool)
+    sharing = pool_ids(report_id)
     configs = tuple(a for path in pool.configs(preset) for a in ("--config", str(path)))
     runs = []
     for network in select_networks(report_id, networks):
@@ -172,9 +181,11 @@ class LocalRuns:
 
     With several jobs each run writes ``<run_dir>/train.log`` and the CPU threads are split between them.
     SIGINT/SIGTERM are forwarded to the runs, which save ``interrupted.ckpt``; ``reproduce`` then exits non-zero.
+    ``on_finished`` is called with each run's folder as soon as that run has finished (``--publish``).
     """
 
-    def __init__(self, runs: list[PlannedRun], jobs: int) -> None:
+    def __init__(self, runs: list[PlannedRun], jobs: int, on_finished: Callable[[Path], object] | None = None) -> None:
+        self.on_finished = on_finished
         self.queue = [(run, list(run.commands())) for run in runs]
         self.jobs, self.total = jobs, len(runs)
         self.active: dict[subprocess.Popen, tuple[PlannedRun, list[tuple[str, ...]], object]] = {}
@@ -218,6 +229,8 @@ class LocalRuns:
                         log.close()
                     if process.returncode != 0:
                         self.failed.append(f"{run.run_dir} (exit {process.returncode})")
+                    elif self.on_finished and run.finished:
+                        self.on_finished(run.run_dir)
                 time.sleep(0.2)
         finally:
             for signum, handler in previous.items():
@@ -235,10 +248,16 @@ class LocalRuns:
 
 
 def launch(
-    runs: list[PlannedRun], launcher: str, cluster: str | None, folder: Path, slurm: dict, jobs: int = 1
+    runs: list[PlannedRun],
+    launcher: str,
+    cluster: str | None,
+    folder: Path,
+    slurm: dict,
+    jobs: int = 1,
+    on_finished: Callable[[Path], object] | None = None,
 ) -> None:
     if launcher == "sequential":
-        LocalRuns(runs, jobs).run()
+        LocalRuns(runs, jobs, on_finished).run()
         return
     executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
     executor.update_parameters(**slurm)
@@ -247,6 +266,8 @@ def launch(
     for job, run in zip(jobs_, runs):
         job.result()  # raises with the job's log if it failed
         print(f"done {run.run_dir}", flush=True)
+        if on_finished and run.finished:
+            on_finished(run.run_dir)
 
 
 def check_backbones(runs: list[PlannedRun]) -> None:
@@ -324,6 +345,7 @@ def reproduce_command(argv: list[str]) -> None:
     )
     parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
     parser.add_argument("--reports_dir", type=Path, default=Path("reports"))
+    parser.add_argument("--weights_dir", type=Path, default=SOURCE_TREE, help="where --publish releases weights")
     parser.add_argument("--launcher", choices=["sequential", "submitit"], default="sequential")
     parser.add_argument(
         "--cluster",
@@ -342,6 +364,12 @@ def reproduce_command(argv: list[str]) -> None:
         "--networks", default=None, help="comma-separated subset of the id's networks, e.g. resnet20,plain20"
     )
     parser.add_argument("--dry_run", action="store_true", help="print the runs and their state, train nothing")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="as each run finishes: its record to <reports_dir>/records, its weights to weights/ (paper preset), the "
+        "pages of its pool and the README's results table rewritten from the records (the evidence queue)",
+    )
     argv, extra = (argv[: argv.index("--")], tuple(argv[argv.index("--") + 1 :])) if "--" in argv else (argv, ())
     options = parser.parse_args(argv)
     if (
@@ -381,8 +409,15 @@ def reproduce_command(argv: list[str]) -> None:
         options.runs_dir / ".submitit",
         {k: v for k, v in slurm.items() if v is not None},
         options.jobs,
+        (
+            Publisher(tuple(pool_ids(options.id)), preset, options.reports_dir, options.weights_dir)
+            if options.publish
+            else None
+        ),
     )
     if spec_for(options.id).ensemble:
         print(f"ensemble record: {evaluate_ensemble(runs, extra)}", flush=True)
-    page, used = build_report(options.id, options.runs_dir, options.reports_dir, preset=preset)
+    # published runs' pages come from the records, which hold the runs a fresh runs/ lacks
+    source = options.reports_dir / RECORDS if options.publish else options.runs_dir
+    page, used = build_report(options.id, source, options.reports_dir, preset=preset)
     print(f"wrote {page} from {len(used)} runs")

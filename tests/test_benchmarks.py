@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import gpu_stage  # noqa: E402
-from rerun import compare_curves  # noqa: E402
+from rerun import RECORDS, compare_curves, record_at  # noqa: E402
 from throughput import InterleavedTimer  # noqa: E402
 
 
@@ -92,3 +92,12 @@ def test_rerun_comparison_counts_equal_points_and_names_the_first_difference() -
         "first_difference": {"step": 149, "run": 1.5000000000000002, "record": 1.5},
     }
     assert compared["val/top1_error"]["equal"] == 1 and compared["val/top1_error"]["first_difference"] is None
+
+
+def test_rerun_reads_a_record_as_a_git_revision_holds_it(tmp_path: Path) -> None:
+    """``--rev HEAD``: once ``reproduce --publish`` has copied a re-run over its committed record, the committed one
+    is still what the re-run is compared with."""
+    committed = RECORDS / "cifar10-paper" / "resnet20-s0"
+    record_at("HEAD", committed, tmp_path)
+    assert (tmp_path / "run.json").read_bytes() == (committed / "run.json").read_bytes()
+    assert (tmp_path / "metrics.csv").read_bytes() == (committed / "metrics.csv").read_bytes()

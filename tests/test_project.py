@@ -40,6 +40,36 @@ def test_the_readme_opens_with_the_results_table_the_committed_records_give() ->
     assert len(readme.splitlines()) < 150
 
 
+def test_refresh_readme_rewrites_the_results_table_from_the_records_and_leaves_the_rest(tmp_path: Path) -> None:
+    """What ``reproduce --publish`` does to the README as each run finishes: only the table changes."""
+    import json
+
+    from lightning_resnet.reporting.results import refresh_readme
+
+    committed = (REPO / "README.md").read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        committed.replace("| resnet20 | 20 | 0.27M | 8.75 | 8.58 |", "| resnet20 | 20 | 0.27M | 8.75 | 9.99 |")
+    )
+    assert refresh_readme(readme, REPO / "reports", REPO / "weights")
+    assert readme.read_text() == committed
+    assert not refresh_readme(readme, REPO / "reports", REPO / "weights")  # nothing new: left alone
+
+    weights = tmp_path / "weights"  # a release of ResNet-20 appears in the weights column
+    weights.mkdir()
+    entry = {"network": "resnet20", "file": "resnet20-0123abcd.pt", "sha256": "0123abcd" + "0" * 56}
+    entry |= {"test_error": 8.58, "val_error": 7.92, "record": "reports/records/cifar10-paper/resnet20-s0"}
+    entry |= {"preset": "paper", "seed": 0, "iterations": 64000, "machine": "m"}
+    (weights / "manifest.json").write_text(json.dumps({"resnet20": entry}))
+    assert refresh_readme(readme, REPO / "reports", weights)
+    row = next(line for line in readme.read_text().splitlines() if line.startswith("| resnet20 |"))
+    assert row.endswith("| [resnet20-0123abcd.pt](weights/resnet20-0123abcd.pt) |")
+    assert readme.read_text().replace(row, "") == committed.replace(
+        next(line for line in committed.splitlines() if line.startswith("| resnet20 |")), ""
+    )
+    assert not refresh_readme(tmp_path / "elsewhere.md", REPO / "reports")  # no README there
+
+
 def test_every_documentation_page_the_readme_lists_exists_and_links_resolve() -> None:
     import re
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,8 @@ from pytorch_lightning.callbacks import Callback
 from lightning_resnet.cli import ResNetCLI, default_callbacks, main, run_command
 from lightning_resnet.reproduce import plan
 from lightning_resnet.runs import RunFolder
+
+REPO = Path(__file__).resolve().parents[1]
 
 # tiny runs: a few iterations of small batches, evaluated on one batch
 TINY = (
@@ -241,3 +244,40 @@ def test_resume_takes_the_checkpoint_lightning_saved_for_a_slurm_requeue(tmp_pat
     torch.save({"global_step": 150}, hpc)
     os.utime(folder / "last.ckpt", (1, 1))
     assert latest_checkpoint(folder, log=lambda _: None) == hpc
+
+
+@pytest.mark.slow
+def test_publish_puts_each_finished_runs_record_weights_and_pages_where_they_are_kept(
+    tmp_path: Path, cifar_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The evidence queue's ``--publish``: a fresh ``runs/`` may be lost, so a finished run's record, released
+    weights and the pages of its pool are written out as it finishes; the pages come from the records, so a run
+    published earlier (here: a copy of the committed ResNet-20 record) stays on them."""
+    monkeypatch.chdir(tmp_path)
+    committed = REPO / "reports" / "records" / "cifar10-paper" / "resnet20-s0"
+    RunFolder(committed).export_record(tmp_path / "reports" / "records")
+    main(
+        [
+            "reproduce",
+            "fig6",
+            "--preset=paper",
+            "--networks=plain20",
+            "--publish",  # paths relative to the repository, as the README's queue command runs there
+            "--runs_dir=runs",
+            "--reports_dir=reports",
+            "--weights_dir=weights",
+            "--",
+            f"--data.init_args.data_dir={cifar_dir}",
+            *TINY,
+        ]
+    )
+    record = RunFolder(tmp_path / "reports" / "records" / "cifar10-paper" / "plain20-s0").record()
+    assert record.status == "finished" and record.global_step == 6 and record.preset == "paper"
+    release = json.loads((tmp_path / "weights" / "manifest.json").read_text())["plain20"]
+    assert release["record"] == "reports/records/cifar10-paper/plain20-s0" and release["iterations"] == 6
+    assert release["test_error"] == pytest.approx(record.final["test/top1_error"], abs=1e-4)
+    assert (tmp_path / "weights" / release["file"]).is_file()
+    pages = {p: (tmp_path / "reports" / f"{p}-paper.md").read_text() for p in ("fig1", "fig6", "fig7", "table6")}
+    assert all("| plain20 | 6 of 6 |" in pages[p] for p in ("fig1", "fig6", "fig7"))
+    assert all("| resnet20 | 64,000 of 64,000 |" in pages[p] for p in ("fig6", "fig7", "table6"))  # still there
+    assert list((tmp_path / "runs" / "cifar10-paper" / "plain20-s0" / "checkpoints").glob("*.ckpt"))

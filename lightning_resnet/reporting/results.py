@@ -17,7 +17,7 @@ from ..paper.numbers import TABLE6
 from ..release import PAPER, read_manifest
 from ..runs import Run, experiment_folder, load_runs, split_network
 from .findings import values_of
-from .markdown import RECORDS, format_mean_std, params_m, training_rates
+from .markdown import RECORDS, format_mean_std, params_m, training_rates, write_text_atomically
 
 POOL = "cifar10"
 # by depth, each ResNet beside its plain twin; ResNet-1202 last (the paper trains it, nobody releases it)
@@ -75,3 +75,22 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
         + "; ".join(f"{p.name}: {p.recipe}" for p in reproductions)
         + ".",
     ]
+
+
+def refresh_readme(readme: Path, reports_dir: Path = Path("reports"), weights: Path | None = None) -> bool:
+    """Replace the results table in ``readme`` (from its header row through the note under it) with the one the
+    records give now; whether that changed it (``False`` too where ``readme`` is missing or holds no such table)."""
+    if not readme.is_file():
+        return False
+    lines = readme.read_text().split("\n")
+    table = results_table(reports_dir, weights)
+    header, note = table[0].split(" | ")[0], table[-1].split(".")[0]
+    start = next((i for i, line in enumerate(lines) if line.startswith(header + " | ")), None)
+    end = next((i for i, line in enumerate(lines[start or 0 :], start or 0) if line.startswith(note)), None)
+    if start is None or end is None:
+        return False
+    text = "\n".join([*lines[:start], *table, *lines[end + 1 :]])
+    if text == readme.read_text():
+        return False
+    write_text_atomically(readme, text, kind="README")
+    return True
