@@ -4,8 +4,9 @@
 queue of day-long runs must not wait for its last run, or for a person, before its evidence is written where it is
 kept. As each run finishes, :class:`Publisher` copies its record to ``reports/records/``, releases its weights into
 ``weights/`` (paper preset, CIFAR-10 networks: :func:`lightning_resnet.release.export_run`), rewrites the pages of
-every id that shares its pool from the records there, and refreshes the README's results table. What is left to a
-person is reading the diff and committing it.
+every id that shares its pool from the records there, and refreshes the README's results table. A finished run that
+is not published yet (its publication failed, or it finished before ``--publish`` was given) is published when the
+queue starts. What is left to a person is reading the diff and committing it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import UserError
 from .models import model_entry
-from .release import PAPER, SOURCE_TREE, export_run
+from .release import PAPER, SOURCE_TREE, export_run, read_manifest
 from .reporting import build_report
 from .reporting.markdown import RECORDS
 from .reporting.results import refresh_readme
-from .runs import RunFolder
+from .runs import RECORD_FILE, RunFolder, split_network
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,33 @@ class Publisher:
     def records_dir(self) -> Path:
         return self.reports_dir / RECORDS
 
+    def published_record(self, run_dir: Path) -> Path:
+        return self.records_dir / run_dir.parent.name / run_dir.name
+
+    def released_network(self, run_dir: Path) -> str | None:
+        """The network whose weights the run releases: paper preset, CIFAR-10 networks only."""
+        arch = RunFolder(run_dir).record().config.get("model", {}).get("arch", "")
+        released = self.preset == PAPER and arch and model_entry(split_network(arch)[0]).family == "cifar"
+        return arch if released else None
+
+    def pending(self, run_dir: Path) -> bool:
+        """Whether the finished run's record or release is not (or not yet this version) where it is kept."""
+        published = self.published_record(run_dir) / RECORD_FILE
+        if not published.is_file() or published.read_bytes() != (run_dir / RECORD_FILE).read_bytes():
+            return True
+        network = self.released_network(run_dir)
+        release = read_manifest(self.weights_dir).get(network or "")
+        record = RunFolder(run_dir).record()
+        return network is not None and (
+            release is None
+            or release.record != self.published_record(run_dir).as_posix()
+            or release.iterations != record.global_step
+        )
+
     def __call__(self, run_dir: Path) -> list[Path]:
         """Publish the finished run at ``run_dir``; returns the files written (record folder, weights, pages)."""
         written = [RunFolder(run_dir).export_record(self.records_dir)]
-        arch = RunFolder(run_dir).record().config.get("model", {}).get("arch", "")
-        if self.preset == PAPER and arch and model_entry(arch).family == "cifar":
+        if self.released_network(run_dir):
             written.append(self.weights_dir / export_run(run_dir, self.weights_dir, self.records_dir).file)
         for report_id in self.report_ids:  # from the records, which hold runs this machine's runs/ may not
             written.append(build_report(report_id, self.records_dir, self.reports_dir, preset=self.preset)[0])
@@ -48,3 +72,12 @@ class Publisher:
         for path in written:
             print(f"published {path}", flush=True)
         return written
+
+    def publish(self, run_dir: Path, problems: list[str]) -> None:
+        """Publish, or add one line to ``problems`` saying why not: a run that trained stays trained, and the
+        queue goes on with its next run; the same command publishes it once the cause is fixed."""
+        try:
+            self(run_dir)
+        except UserError as err:
+            problems.append(f"{run_dir} trained but was not published: {err}")
+            print(f"lightning-resnet: {problems[-1]}", flush=True)

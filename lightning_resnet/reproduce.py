@@ -402,6 +402,12 @@ def reproduce_command(argv: list[str]) -> None:
             tasks_per_node=options.gpus_per_node,
             nodes=options.nodes,
         )
+    publisher = Publisher(tuple(pool_ids(options.id)), preset, options.reports_dir, options.weights_dir)
+    unpublished: list[str] = []
+    if options.publish:  # runs that finished before, whose publication failed or was never asked for
+        for run in runs:
+            if run.finished and publisher.pending(run.run_dir):
+                publisher.publish(run.run_dir, unpublished)
     launch(
         todo,
         options.launcher,
@@ -409,11 +415,7 @@ def reproduce_command(argv: list[str]) -> None:
         options.runs_dir / ".submitit",
         {k: v for k, v in slurm.items() if v is not None},
         options.jobs,
-        (
-            Publisher(tuple(pool_ids(options.id)), preset, options.reports_dir, options.weights_dir)
-            if options.publish
-            else None
-        ),
+        (lambda run_dir: publisher.publish(run_dir, unpublished)) if options.publish else None,
     )
     if spec_for(options.id).ensemble:
         print(f"ensemble record: {evaluate_ensemble(runs, extra)}", flush=True)
@@ -421,3 +423,8 @@ def reproduce_command(argv: list[str]) -> None:
     source = options.reports_dir / RECORDS if options.publish else options.runs_dir
     page, used = build_report(options.id, source, options.reports_dir, preset=preset)
     print(f"wrote {page} from {len(used)} runs")
+    if unpublished:
+        raise ReproduceError(
+            f"{len(unpublished)} finished run(s) were not published (said above); fix the cause and run the same "
+            "command: it publishes them without training them again"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -248,7 +249,7 @@ def test_resume_takes_the_checkpoint_lightning_saved_for_a_slurm_requeue(tmp_pat
 
 @pytest.mark.slow
 def test_publish_puts_each_finished_runs_record_weights_and_pages_where_they_are_kept(
-    tmp_path: Path, cifar_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cifar_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """The evidence queue's ``--publish``: a fresh ``runs/`` may be lost, so a finished run's record, released
     weights and the pages of its pool are written out as it finishes; the pages come from the records, so a run
@@ -256,21 +257,20 @@ def test_publish_puts_each_finished_runs_record_weights_and_pages_where_they_are
     monkeypatch.chdir(tmp_path)
     committed = REPO / "reports" / "records" / "cifar10-paper" / "resnet20-s0"
     RunFolder(committed).export_record(tmp_path / "reports" / "records")
-    main(
-        [
-            "reproduce",
-            "fig6",
-            "--preset=paper",
-            "--networks=plain20",
-            "--publish",  # paths relative to the repository, as the README's queue command runs there
-            "--runs_dir=runs",
-            "--reports_dir=reports",
-            "--weights_dir=weights",
-            "--",
-            f"--data.init_args.data_dir={cifar_dir}",
-            *TINY,
-        ]
-    )
+    args = [
+        "reproduce",
+        "fig6",
+        "--preset=paper",
+        "--networks=plain20",
+        "--publish",  # paths relative to the repository, as the README's queue command runs there
+        "--runs_dir=runs",
+        "--reports_dir=reports",
+        "--weights_dir=weights",
+        "--",
+        f"--data.init_args.data_dir={cifar_dir}",
+        *TINY,
+    ]
+    main(args)
     record = RunFolder(tmp_path / "reports" / "records" / "cifar10-paper" / "plain20-s0").record()
     assert record.status == "finished" and record.global_step == 6 and record.preset == "paper"
     release = json.loads((tmp_path / "weights" / "manifest.json").read_text())["plain20"]
@@ -281,3 +281,26 @@ def test_publish_puts_each_finished_runs_record_weights_and_pages_where_they_are
     assert all("| plain20 | 6 of 6 |" in pages[p] for p in ("fig1", "fig6", "fig7"))
     assert all("| resnet20 | 64,000 of 64,000 |" in pages[p] for p in ("fig6", "fig7", "table6"))  # still there
     assert list((tmp_path / "runs" / "cifar10-paper" / "plain20-s0" / "checkpoints").glob("*.ckpt"))
+
+    capsys.readouterr()
+    main(args)  # published already: nothing to train, nothing to publish
+    assert "published" not in capsys.readouterr().out
+
+    published = tmp_path / "reports" / "records" / "cifar10-paper" / "plain20-s0"
+    shutil.rmtree(published)  # a publication that never happened (or was lost) is caught up on the next start
+    shutil.rmtree(tmp_path / "weights")
+    main(args)
+    assert "1 finished, 0 to train" in capsys.readouterr().out
+    assert RunFolder(published).record().global_step == 6
+    assert json.loads((tmp_path / "weights" / "manifest.json").read_text())["plain20"] == release
+
+    shutil.rmtree(published)  # one that cannot be done is one line, and keeps what it could do
+    (tmp_path / "runs" / "cifar10-paper" / "plain20-s0" / "checkpoints" / "last.ckpt").unlink()
+    shutil.rmtree(tmp_path / "weights")
+    with pytest.raises(SystemExit):
+        main(args)
+    err = capsys.readouterr()
+    assert "trained but was not published: no checkpoint at runs/cifar10-paper/plain20-s0/checkpoints/last.ckpt" in (
+        err.out
+    )
+    assert "1 finished run(s) were not published" in err.err and RunFolder(published).record().global_step == 6
