@@ -200,7 +200,8 @@ def make_loggers(
             group=address.group,
             name=address.display_name,
             id=run_id,
-            save_dir=str(run_dir),
+            # absolute: W&B's service process keeps the working directory it started in, which may not be ours
+            save_dir=str(Path(run_dir).resolve()),
             offline=offline,
             tags=tags,
             job_type=job_type,

@@ -351,6 +351,14 @@ def test_without_login_wandb_goes_offline_and_connects_nowhere(
     assert isinstance(loggers[0], CSVLogger) and isinstance(loggers[1], WandbLogger) and loggers[1]._offline
 
 
+def test_wandb_is_given_the_run_folder_as_an_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W&B's service process keeps the working directory it was started in: a relative folder would put the run's
+    files (``output.log``) under that directory instead (a test once wrote into the repository's ``runs/``)."""
+    monkeypatch.chdir(tmp_path)
+    loggers = make_loggers(RunAddress(Path("runs"), "quick", "run"), [], "lightning-resnet", resuming=False)
+    assert Path(loggers[1].save_dir) == tmp_path / "runs" / "quick" / "run"
+
+
 @pytest.mark.slow
 def test_resumed_runs_keep_their_wandb_id_online_and_get_a_segment_id_offline(tmp_path: Path) -> None:
     first = wandb_run_id(tmp_path, resuming=False, offline=False)
