@@ -27,7 +27,7 @@ import yaml
 from . import runs as run_layout
 from .errors import ConfigError, UserError
 from .lifeline import child_options
-from .paper import POOLS, reproducible_ids, spec_for
+from .paper import POOLS, pool_ids, reproducible_ids, spec_for
 from .paper.pools import backbone_weights
 from .publish import Publisher
 from .release import SOURCE_TREE
@@ -107,11 +107,6 @@ def select_networks(report_id: str, networks: str | None) -> tuple[str, ...]:
     return chosen
 
 
-def pool_ids(report_id: str) -> list[str]:
-    """The ids whose runs come from ``report_id``'s pool (Figure 1, Figure 6, Table 6 and Figure 7 for CIFAR-10)."""
-    return sorted(i for i in reproducible_ids() if spec_for(i).pool == spec_for(report_id).pool)
-
-
 def plan(
     report_id: str,
     preset: str | None = None,
@@ -130,7 +125,7 @@ def plan(
     pool = POOLS[spec.pool]
     preset = resolve_preset(report_id, preset)
     experiment = pool.name
-    sharing = pool_ids(report_id)
+    sharing = pool_ids(spec.pool)
     configs = tuple(a for path in pool.configs(preset) for a in ("--config", str(path)))
     runs = []
     for network in select_networks(report_id, networks):
@@ -402,7 +397,8 @@ def reproduce_command(argv: list[str]) -> None:
             tasks_per_node=options.gpus_per_node,
             nodes=options.nodes,
         )
-    publisher = Publisher(tuple(pool_ids(options.id)), preset, options.reports_dir, options.weights_dir)
+    sharing = tuple(pool_ids(spec_for(options.id).pool or ""))  # plan() checked the id has a pool
+    publisher = Publisher(sharing, preset, options.reports_dir, options.weights_dir)
     unpublished: list[str] = []
     if options.publish:  # runs that finished before, whose publication failed or was never asked for
         for run in runs:

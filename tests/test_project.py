@@ -37,6 +37,12 @@ def test_the_readme_opens_with_the_results_table_the_committed_records_give() ->
     table = "\n".join(results_table(REPO / "reports"))
     assert table in readme and readme.index(table) < readme.index("## Quick start")
     assert "| resnet20 | 20 | 0.27M | 8.75 | 8.58 |" in table  # the committed record, beside Table 6
+    # then each finding once, judged by the paper-length records as its page judges it, and linked to that page
+    assert "| ResNet-20 responds less than plain-20 | yes | plain20 0.856 > resnet20 0.780 " in table
+    assert "| ResNet-20 has lower training error than plain-20 | within noise | plain20 1.39 > resnet20 0.59 " in table
+    degradation = "| plain-56 has higher training error than plain-20 (degradation) | not run | needs plain56 and "
+    assert f"{degradation}plain20 | [fig1-paper](reports/fig1-paper.md) |" in table
+    assert "deeper plain nets have higher training error" not in table  # Figure 6's words for the same comparison
     assert len(readme.splitlines()) < 150
 
 

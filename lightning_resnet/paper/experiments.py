@@ -311,3 +311,8 @@ def spec_for(report_id: str) -> ReportSpec:
 
 def reproducible_ids() -> list[str]:
     return [i for i, s in SPECS.items() if s.networks]
+
+
+def pool_ids(pool: str) -> list[str]:
+    """The ids whose runs come from one pool (CIFAR-10's feeds Figure 1, Figure 6, Table 6 and Figure 7)."""
+    return sorted(i for i in reproducible_ids() if spec_for(i).pool == pool)

@@ -17,16 +17,15 @@ from ..runs import Run, mean_std
 # error, or std units for the Figure 7 responses.
 ONE_SEED_MARGIN = {"responses": 0.05}
 ERROR_MARGIN = 1.0
-NOISE_RULE = (
+VERDICT_RULE = (
     "A finding holds (yes) when each of its differences exceeds the noise, and fails (**no**) when one goes the "
-    "other way "
-    "beyond it; anything in between is *within noise*. Noise: twice the larger seed-to-seed std of the two networks "
-    "where "
-    "both have several seeds; otherwise twice the largest seed-to-seed std measured among these runs; otherwise (one "
-    "seed, "
-    f"nothing measured) a stated margin of {ERROR_MARGIN} percentage point of error ({ONE_SEED_MARGIN['responses']} "
-    "for "
-    "response stds). Runs of different lengths are not compared."
+    "other way beyond it; anything in between is *within noise*."
+)
+NOISE_RULE = (
+    f"{VERDICT_RULE} Noise: twice the larger seed-to-seed std of the two networks where both have several seeds; "
+    "otherwise twice the largest seed-to-seed std measured among these runs; otherwise (one seed, nothing measured) "
+    f"a stated margin of {ERROR_MARGIN} percentage point of error ({ONE_SEED_MARGIN['responses']} for response "
+    "stds). Runs of different lengths are not compared."
 )
 
 

@@ -317,6 +317,11 @@ def stalled_note(runs: list[Run], pool: Pool) -> list[str]:
     ]
 
 
+def page_name(report_id: str, preset: str | None = None) -> str:
+    """``fig6`` at preset ``paper`` -> ``fig6-paper``: the page ``reports/<name>.md`` and its figures' prefix."""
+    return f"{report_id}-{preset}" if preset else report_id
+
+
 @dataclass(frozen=True)
 class Page:
     """What every section of one page reads: the id, its finished runs, its preset, where it is written."""
@@ -331,7 +336,7 @@ class Page:
 
     @property
     def name(self) -> str:
-        return f"{self.spec.id}-{self.preset}" if self.preset else self.spec.id
+        return page_name(self.spec.id, self.preset)
 
     @property
     def figures(self) -> Path:

@@ -1,7 +1,9 @@
-"""The results table the README opens with: every CIFAR-10 network of Table 6 and Figure 6 at the paper preset.
+"""The results the README opens with: every CIFAR-10 network of Table 6 and Figure 6 at the paper preset, then each
+finding of the paper those networks test, as the paper-length records judge it.
 
 Built from the committed records (``reports/records/cifar10-paper/``), the paper's numbers, the published
-reproductions' and the released weights' manifest, so the README shows what the records say and nothing typed in;
+reproductions' and the released weights' manifest, so the README shows what the records say and nothing typed in:
+``reproduce --publish`` refreshes it as each run finishes, so no sentence of the README goes stale with a new run.
 ``write_index`` puts it at the top of ``reports/README.md`` and a test keeps the README's copy equal to it.
 """
 
@@ -11,13 +13,13 @@ from pathlib import Path
 
 from ..models import model_entry
 from ..models.costs import training_flops
-from ..paper import POOLS
+from ..paper import POOLS, pool_ids, spec_for
 from ..paper.experiments import PLAIN, RESNETS
 from ..paper.numbers import TABLE6
 from ..release import PAPER, read_manifest
 from ..runs import Run, experiment_folder, load_runs, split_network
-from .findings import values_of
-from .markdown import RECORDS, format_mean_std, params_m, training_rates, write_text_atomically
+from .findings import VERDICT_RULE, evaluate, values_of
+from .markdown import RECORDS, format_mean_std, page_name, params_m, training_rates, write_text_atomically
 
 POOL = "cifar10"
 # by depth, each ResNet beside its plain twin; ResNet-1202 last (the paper trains it, nobody releases it)
@@ -39,12 +41,35 @@ def estimate_cell(network: str, rates: dict[str, float]) -> str:
     return f"not trained yet: {costs} (estimated)"
 
 
+def paper_length_runs(reports_dir: Path) -> list[Run]:
+    """The finished CIFAR-10 records at the paper preset that trained the paper's full length."""
+    runs = load_runs(Path(reports_dir) / RECORDS, experiment_folder(POOL, PAPER))
+    return [r for r in runs if r.finished and r.steps >= POOLS[POOL].iterations]
+
+
+def paper_findings_table(runs: list[Run], link_root: str = "") -> list[str]:
+    """Each finding of the pool's pages once (Figure 1 and Figure 6 state the degradation each in its own words),
+    judged as its page judges it, with a link to that page."""
+    lines = ["| the paper's finding | held at the paper's length? | measured | page |", "|---|---|---|---|"]
+    seen = set()
+    for report_id in pool_ids(POOL):
+        for finding in spec_for(report_id).findings:
+            if (finding.metric, finding.pairs) in seen:
+                continue
+            seen.add((finding.metric, finding.pairs))
+            verdict = evaluate(finding, runs)
+            page = page_name(report_id, PAPER)
+            lines.append(
+                f"| {finding.claim} | {verdict.label} | {verdict.evidence} | [{page}]({link_root}reports/{page}.md) |"
+            )
+    return lines
+
+
 def results_table(reports_dir: Path = Path("reports"), weights: Path | None = None, link_root: str = "") -> list[str]:
     """The Markdown table: network, layers, parameters, the paper's test error, this suite's at the paper preset
     (mean ± std over seeds), the published reproductions', training time and machine, released weights (linked
-    from ``link_root``: the repository root for the README, ``../`` for ``reports/README.md``)."""
-    runs = [r for r in load_runs(Path(reports_dir) / RECORDS, experiment_folder(POOL, PAPER)) if r.finished]
-    full = [r for r in runs if r.steps >= POOLS[POOL].iterations]
+    from ``link_root``: the repository root for the README, ``../`` for ``reports/README.md``); then the findings."""
+    full = paper_length_runs(reports_dir)
     releases = read_manifest(weights)
     rates = training_rates(full)
     reproductions = POOLS[POOL].reproductions
@@ -74,6 +99,10 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
         "ResNet-110 its best of 5; plain nets appear in its Figure 6 only). The reproductions' recipes: "
         + "; ".join(f"{p.name}: {p.recipe}" for p in reproductions)
         + ".",
+        "",
+        *paper_findings_table(full, link_root),
+        "",
+        f"{VERDICT_RULE} Each linked page states how the noise is measured.",
     ]
 
 

@@ -18,7 +18,7 @@ from ..compat import report_view_spec
 from ..paper import POOLS, ReportSpec
 from ..runs import Run
 from .figures import TRAIN_KEY, drawn_range
-from .markdown import NOTICE, RECORDS, findings_table, results_table, scale_table
+from .markdown import NOTICE, RECORDS, findings_table, page_name, results_table, scale_table
 
 FIGURES_JOB = "report"  # the W&B job type of the run that carries a page's figures
 
@@ -164,7 +164,7 @@ def build_wandb_report(
     if grids:
         blocks += [wr.H2("Training curves"), *grids]
     if figures:
-        page = f"{spec.id}-{preset}" if preset else spec.id
+        page = page_name(spec.id, preset)
         runset = wr.Runset(entity=entity, project=project, name="figures", filters=f"Config('report') = '{page}'")
         media = wr.MediaBrowser(title="the page's figures", media_keys=list(figures), num_columns=1)
         blocks += [wr.H2("Figures of the Markdown page"), wr.PanelGrid(runsets=[runset], panels=[media])]
