@@ -62,6 +62,25 @@ class PlannedRun:
         return "done" if self.finished else self.folder.record().state
 
     @property
+    def standing(self) -> str:
+        """``state``, and for a started, unfinished run where it stands: its iteration, its newest checkpoint (what a
+        resume starts from) and the time left at the rate its own record measured."""
+        record = self.folder.record()
+        if self.finished or record.status is None:
+            return self.state
+        checkpoint = self.folder.latest_checkpoint(log=lambda _: None)
+        parts = [
+            f"iteration {record.global_step:,} of {record.max_steps:,}",
+            f"newest checkpoint {checkpoint}" if checkpoint else "no checkpoint (it starts again)",
+        ]
+        if record.timed_steps and record.train_seconds > 0 and record.global_step < record.max_steps:
+            rate = record.timed_steps / record.train_seconds
+            left = (record.max_steps - record.global_step) / rate
+            parts.append(f"~{left / 3600:.1f} h" if left >= 3600 else f"~{left / 60:.0f} min")
+            parts[-1] += f" left at its {rate:.2f} it/s so far"
+        return f"{self.state}: {', '.join(parts)}"
+
+    @property
     def finished(self) -> bool:
         """Trained to the end and tested as the id needs; nothing left to do."""
         return self.folder.record().done_with(self.metric)
@@ -384,7 +403,7 @@ def reproduce_command(argv: list[str]) -> None:
         check_backbones(todo)
     if options.dry_run:
         for run in runs:
-            print(f"  {run.run_dir}: {run.state}")
+            print(f"  {run.run_dir}: {run.standing}")
             for command in run.commands():
                 print(f"    python -m lightning_resnet {' '.join(command)}")
         return

@@ -98,6 +98,12 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
         "--",
         *extra,
     ]
+    capsys.readouterr()
+    main([*args[:2], "--dry_run", *args[2:]])  # where each run stands, as the queue's note needs it
+    out = capsys.readouterr().out
+    standing = f"iteration 2 of 6, newest checkpoint {runs[1].run_dir}/checkpoints/interrupted.ckpt, ~"
+    assert f"{runs[1].run_dir}: interrupted (interrupted by a signal): {standing}" in out and " left at its " in out
+    assert f"{runs[0].run_dir}: todo" in out
     main(args)
     out = capsys.readouterr().out
     assert "2 runs, 0 finished, 2 to train" in out and "wrote" in out
