@@ -116,15 +116,12 @@ def finished(tmp_path_factory: pytest.TempPathFactory, cifar_dir: Path) -> Path:
     return runs / "cifar10-paper" / "resnet8-s0"
 
 
-def test_error_on_the_test_set(network: torch.nn.Module, cifar_dir: Path) -> float:
+def top1_error_on_the_test_set(network: torch.nn.Module, cifar_dir: Path) -> float:
     """The top-1 error in percent of a TrainedNetwork on the 10,000 CIFAR-10 test images."""
     images, labels = load_cifar10(cifar_dir, train=False)
     with torch.no_grad():
         predicted = torch.cat([network(images[i : i + 1000]).argmax(1) for i in range(0, len(images), 1000)])
     return 100.0 * (predicted != labels).float().mean().item()
-
-
-test_error_on_the_test_set.__test__ = False  # a helper, not a test
 
 
 @pytest.mark.slow
@@ -146,7 +143,7 @@ def test_export_writes_a_release_that_loads_by_name_and_gives_the_records_test_e
     assert saved["mean_image"].dtype == torch.float32 and saved["mean_image"].shape == (3, 32, 32)
     create_model("resnet8").load_state_dict(saved["state_dict"], strict=True)  # no ghost-BN or compile keys
     network = load_network("resnet8", weights="paper", weights_dir=tmp_path)
-    assert test_error_on_the_test_set(network, cifar_dir) == pytest.approx(release["test_error"], abs=0.01)
+    assert top1_error_on_the_test_set(network, cifar_dir) == pytest.approx(release["test_error"], abs=0.01)
     monkeypatch.setattr("lightning_resnet.release.weights_dir", lambda: tmp_path)
     hub = torch.hub.load(str(REPO), "resnet8", source="local", pretrained=True)
     images, _ = load_cifar10(cifar_dir, train=False)
@@ -197,5 +194,5 @@ def test_every_released_file_gives_the_test_error_of_its_record(network: str, ci
     record = RunFolder(REPO / release.record).record()
     assert release.test_error == pytest.approx(record.final["test/top1_error"], abs=1e-4)
     assert (release.iterations, release.preset) == (record.global_step, "paper") and record.status == "finished"
-    error = test_error_on_the_test_set(load_network(network, weights="paper"), cifar_dir)
+    error = top1_error_on_the_test_set(load_network(network, weights="paper"), cifar_dir)
     assert error == pytest.approx(release.test_error, abs=0.01)
