@@ -16,6 +16,26 @@ def test_ci_runs_the_readme_test_command_as_written() -> None:
     assert f"    {ci_command}\n" in (REPO / "README.md").read_text()
 
 
+def test_the_readme_evidence_queue_command_works_as_written_in_a_fresh_checkout(tmp_path: Path) -> None:
+    """The queue's one command, pasted into a folder with no ``runs/`` yet: its log lands in ``runs/queue.log`` and
+    lists the paper-length runs in the order the evidence needs them (the 20-layer pair, then the 56-layer pair)."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("### The evidence queue", 1)[1].split("\n\n    ", 1)[1].split("\n\n", 1)[0]
+    command = " ".join(block.replace("\\\n", " ").split())
+    launcher = "nohup nice -n 10 .venv/bin/python -m lightning_resnet reproduce "
+    assert command.startswith(f"mkdir -p runs && {launcher}") and command.endswith(" >> runs/queue.log 2>&1 &")
+    dry_run = command.removesuffix(" &").replace(launcher, f"{launcher}--dry_run ")
+    dry_run = dry_run.replace(".venv/bin/python", sys.executable)  # this venv's python, wherever it lives
+    assert subprocess.run(["bash", "-c", dry_run], cwd=tmp_path, timeout=300).returncode == 0
+    runs = re.findall(r"cifar10-paper/(\w+)-s0: todo", (tmp_path / "runs" / "queue.log").read_text())
+    assert runs[:4] == ["resnet20", "plain20", "plain56", "resnet56"] and "resnet110" in runs
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "weights").exists()  # a dry run writes nothing
+
+
 def test_citation_file_cites_the_paper() -> None:
     citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
     assert citation["cff-version"] == "1.2.0" and citation["type"] == "software"
