@@ -85,12 +85,11 @@ def test_refresh_readme_rewrites_the_results_table_from_the_records_and_leaves_t
     assert readme.read_text() == committed
     assert not refresh_readme(readme, REPO / "reports", REPO / "weights")  # nothing new: left alone
 
-    weights = tmp_path / "weights"  # a release of ResNet-20 appears in the weights column
+    weights = tmp_path / "weights"  # a new release of ResNet-20 appears in its weights cell, and only there
     weights.mkdir()
-    entry = {"network": "resnet20", "file": "resnet20-0123abcd.pt", "sha256": "0123abcd" + "0" * 56}
-    entry |= {"test_error": 8.58, "val_error": 7.92, "record": "reports/records/cifar10-paper/resnet20-s0"}
-    entry |= {"preset": "paper", "seed": 0, "iterations": 64000, "machine": "m"}
-    (weights / "manifest.json").write_text(json.dumps({"resnet20": entry}))
+    manifest = json.loads((REPO / "weights" / "manifest.json").read_text())
+    manifest["resnet20"] |= {"file": "resnet20-0123abcd.pt", "sha256": "0123abcd" + "0" * 56}
+    (weights / "manifest.json").write_text(json.dumps(manifest))
     assert refresh_readme(readme, REPO / "reports", weights)
     row = next(line for line in readme.read_text().splitlines() if line.startswith("| resnet20 |"))
     assert row.endswith("| [resnet20-0123abcd.pt](weights/resnet20-0123abcd.pt) |")
