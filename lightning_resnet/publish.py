@@ -46,18 +46,34 @@ class Publisher:
         released = self.preset == PAPER and arch and model_entry(split_network(arch)[0]).family == "cifar"
         return arch if released else None
 
+    def released_from_record(self, run_dir: Path) -> bool:
+        """Whether the weights the run releases (if any) are in ``weights/``, made from its published record at the
+        iteration that record reached."""
+        published = self.published_record(run_dir)
+        network = self.released_network(published)
+        release = read_manifest(self.weights_dir).get(network or "")
+        return network is None or (
+            release is not None
+            and release.record == published.as_posix()
+            and release.iterations == RunFolder(published).record().global_step
+            and (self.weights_dir / release.file).is_file()
+        )
+
     def pending(self, run_dir: Path) -> bool:
         """Whether the finished run's record or release is not (or not yet this version) where it is kept."""
         published = self.published_record(run_dir) / RECORD_FILE
         if not published.is_file() or published.read_bytes() != (run_dir / RECORD_FILE).read_bytes():
             return True
-        network = self.released_network(run_dir)
-        release = read_manifest(self.weights_dir).get(network or "")
-        record = RunFolder(run_dir).record()
-        return network is not None and (
-            release is None
-            or release.record != self.published_record(run_dir).as_posix()
-            or release.iterations != record.global_step
+        return not self.released_from_record(run_dir)
+
+    def on_record(self, run_dir: Path, metric: str) -> bool:
+        """Whether a run this machine has not started is finished where it is kept: its published record holds
+        ``metric`` and its weights are released from it. The queue skips such a run instead of training it again
+        on a fresh checkout (whose ``runs/`` is empty); a run folder of its own in ``runs/`` is resumed instead."""
+        return (
+            not RunFolder(run_dir).record()
+            and RunFolder(self.published_record(run_dir)).record().done_with(metric)
+            and self.released_from_record(run_dir)
         )
 
     def __call__(self, run_dir: Path) -> list[Path]:

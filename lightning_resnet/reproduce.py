@@ -395,14 +395,21 @@ def reproduce_command(argv: list[str]) -> None:
 
     runs = plan(options.id, options.preset, options.seeds, options.runs_dir, extra, options.networks)
     preset = resolve_preset(options.id, options.preset)
-    todo = [run for run in runs if not run.finished]
-    print(
-        f"{options.id} ({preset}): {len(runs)} runs, {len(runs) - len(todo)} finished, {len(todo)} to train", flush=True
-    )
+    sharing = tuple(pool_ids(spec_for(options.id).pool or ""))  # plan() checked the id has a pool
+    publisher = Publisher(sharing, preset, options.reports_dir, options.weights_dir)
+    # --publish: a run finished and released where it is kept is not trained again because this runs/ lacks it
+    on_record = {run.run_dir for run in runs if options.publish and publisher.on_record(run.run_dir, run.metric)}
+    todo = [run for run in runs if not run.finished and run.run_dir not in on_record]
+    finished = len(runs) - len(todo) - len(on_record)
+    kept = f", {len(on_record)} on record in {publisher.records_dir}" if on_record else ""
+    print(f"{options.id} ({preset}): {len(runs)} runs, {finished} finished{kept}, {len(todo)} to train", flush=True)
     if not options.dry_run:
         check_backbones(todo)
     if options.dry_run:
         for run in runs:
+            if run.run_dir in on_record:
+                print(f"  {run.run_dir}: on record in {publisher.published_record(run.run_dir)} (not trained again)")
+                continue
             print(f"  {run.run_dir}: {run.standing}")
             for command in run.commands():
                 print(f"    python -m lightning_resnet {' '.join(command)}")
@@ -416,8 +423,6 @@ def reproduce_command(argv: list[str]) -> None:
             tasks_per_node=options.gpus_per_node,
             nodes=options.nodes,
         )
-    sharing = tuple(pool_ids(spec_for(options.id).pool or ""))  # plan() checked the id has a pool
-    publisher = Publisher(sharing, preset, options.reports_dir, options.weights_dir)
     unpublished: list[str] = []
     if options.publish:  # runs that finished before, whose publication failed or was never asked for
         for run in runs:

@@ -292,6 +292,22 @@ def test_publish_puts_each_finished_runs_record_weights_and_pages_where_they_are
     main(args)  # published already: nothing to train, nothing to publish
     assert "published" not in capsys.readouterr().out
 
+    runs = tmp_path / "runs"
+    runs.rename(tmp_path / "runs-kept")  # a fresh checkout: runs/ is gone, the committed records and weights are not
+    main([*args[:5], "--dry_run", *args[5:]])
+    assert "plain20-s0: on record in reports/records/cifar10-paper/plain20-s0 (not trained again)" in (
+        capsys.readouterr().out
+    )
+    main(args)
+    out = capsys.readouterr().out
+    assert "1 runs, 0 finished, 1 on record in reports/records, 0 to train" in out and "published" not in out
+    assert not (runs / "cifar10-paper").exists() and json.loads((tmp_path / "weights" / "manifest.json").read_text())
+    (tmp_path / "weights").rename(tmp_path / "weights-kept")  # a record without its weights is trained again
+    main([*args[:5], "--dry_run", *args[5:]])
+    assert "1 runs, 0 finished, 1 to train" in capsys.readouterr().out
+    (tmp_path / "weights-kept").rename(tmp_path / "weights")
+    (tmp_path / "runs-kept").rename(runs)
+
     published = tmp_path / "reports" / "records" / "cifar10-paper" / "plain20-s0"
     shutil.rmtree(published)  # a publication that never happened (or was lost) is caught up on the next start
     shutil.rmtree(tmp_path / "weights")
