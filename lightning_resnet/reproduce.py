@@ -59,7 +59,12 @@ class PlannedRun:
     @property
     def state(self) -> str:
         """``todo``, ``running``, ``interrupted``, ``failed``, ``trained`` (untested), ``done``, with the reason."""
-        return "done" if self.finished else self.folder.record().state
+        if self.finished:
+            return "done"
+        record = self.folder.record()
+        if record.status == run_layout.Status.RUNNING and not self.folder.in_use:
+            return "killed (its record says running, but no process holds the run)"
+        return record.state
 
     @property
     def standing(self) -> str:

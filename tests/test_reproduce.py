@@ -104,6 +104,15 @@ def test_reproduce_resumes_the_interrupted_run_and_retrains_nothing_finished(
     standing = f"iteration 2 of 6, newest checkpoint {runs[1].run_dir}/checkpoints/interrupted.ckpt, ~"
     assert f"{runs[1].run_dir}: interrupted (interrupted by a signal): {standing}" in out and " left at its " in out
     assert f"{runs[0].run_dir}: todo" in out
+    interrupted = RunFolder(runs[1].run_dir)
+    interrupted.update(status="running", reason=None)  # a SIGKILL: the record says running, nobody holds it
+    main([*args[:2], "--dry_run", *args[2:]])
+    killed = "killed (its record says running, but no process holds the run): iteration 2 of 6, newest checkpoint"
+    assert f"{runs[1].run_dir}: {killed}" in capsys.readouterr().out
+    lock = interrupted.lock()  # while a process trains it, it is running
+    main([*args[:2], "--dry_run", *args[2:]])
+    assert f"{runs[1].run_dir}: running: iteration 2 of 6" in capsys.readouterr().out
+    lock.release()
     main(args)
     out = capsys.readouterr().out
     assert "2 runs, 0 finished, 2 to train" in out and "wrote" in out

@@ -127,6 +127,18 @@ class RunFolder:
         """Take the folder for this process (made if it does not exist); refused while another holds it."""
         return RunLock(self.path).acquire()
 
+    @property
+    def in_use(self) -> bool:
+        """Whether a process holds the folder now. A record that says ``running`` while none does belongs to a run
+        whose process was killed (SIGKILL, a machine that went away) before it could say so."""
+        if not (self.path / ".lock").is_file():
+            return False
+        try:
+            self.lock().release()
+        except RunBusyError:
+            return True
+        return False
+
     def latest_checkpoint(self, log=print, hpc_only: bool = False) -> Path | None:
         return latest_checkpoint(self.checkpoint_dir, log, hpc_only)
 
