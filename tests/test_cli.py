@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,6 +204,8 @@ def test_fit_in_a_log_prints_progress_lines_and_a_summary_and_nothing_noisy(tmp_
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]
     assert "iteration 10/20  loss " in out and "iteration 20: top-1 error  test_curve " in out
+    progress = next(line for line in out.splitlines() if line.startswith("iteration 10/20  loss "))
+    assert re.search(r" it/s  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w+$", progress), progress  # when, in a log of days
     assert "Epoch 0:" not in out and "it/s]" not in out  # no progress-bar redraws in a log
     assert "Tip:" not in out and "LeafSpec" not in out and "anonymous" not in out and "IterableDataset" not in out
     assert "81.1 M    Total Flops" in out  # the summary counts the network's real multiply-adds

@@ -11,9 +11,16 @@ from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities import rank_zero_info
 
 
+def clock() -> str:
+    """The local date and time a line was printed: a queue's log spans days and sessions, and rates alone do not say
+    when a run reached an iteration."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 class ProgressLines(Callback):
-    """Print ``iteration k/N, loss, training error, iterations/s`` every ``log_every_n_steps`` and the errors of each
-    validation. Reads the values the logger reads at that interval, so it adds no host sync to other steps."""
+    """Print ``iteration k/N, loss, training error, iterations/s, time of day`` every ``log_every_n_steps`` and the
+    errors of each validation. Reads the values the logger reads at that interval, so it adds no host sync to other
+    steps."""
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last = (trainer.global_step, time.perf_counter())
@@ -31,7 +38,7 @@ class ProgressLines(Callback):
             parts.append(f"loss {float(metrics['train/loss']):.4f}")
         if "train/top1_error" in metrics:
             parts.append(f"training error {float(metrics['train/top1_error']):.2f}%")
-        rank_zero_info("  ".join([*parts, f"{rate:.2f} it/s"]))
+        rank_zero_info("  ".join([*parts, f"{rate:.2f} it/s", clock()]))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
@@ -43,4 +50,4 @@ class ProgressLines(Callback):
         }
         if errors:
             shown = "  ".join(f"{k.split('/')[0]} {v:.2f}%" for k, v in sorted(errors.items()))
-            rank_zero_info(f"iteration {trainer.global_step:,}: top-1 error  {shown}")
+            rank_zero_info(f"iteration {trainer.global_step:,}: top-1 error  {shown}  {clock()}")
