@@ -3,6 +3,7 @@ come from the wheel."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ PACKAGED = (
 
 def source_with_a_release(tmp_path: Path, cifar_dir: Path) -> tuple[Path, torch.Tensor]:
     """A copy of what the wheel is built from, whose ``weights/`` also holds the release of a 20-iteration ResNet-8
-    (trained and exported here: the committed manifest may list none yet); and that network's logits on 4 images."""
+    (trained and exported here, so the test does not depend on which networks are released yet); and that network's
+    logits on 4 images."""
     from lightning_resnet import load_network
     from lightning_resnet.cli import run_command
     from lightning_resnet.release import export_run
@@ -58,9 +60,12 @@ def source_with_a_release(tmp_path: Path, cifar_dir: Path) -> tuple[Path, torch.
         ]
     )
     export_run(runs / "cifar10-paper" / "resnet8-s0", source / "weights", tmp_path / "records")
-    images = torch.arange(4 * 3 * 32 * 32).reshape(4, 3, 32, 32).remainder(256).to(torch.uint8)
     with torch.no_grad():
-        return source, load_network("resnet8", weights="paper", weights_dir=source / "weights")(images)
+        return source, load_network("resnet8", weights="paper", weights_dir=source / "weights")(four_images())
+
+
+def four_images() -> torch.Tensor:
+    return torch.arange(4 * 3 * 32 * 32).reshape(4, 3, 32, 32).remainder(256).to(torch.uint8)
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -69,6 +74,9 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path, cifar_dir: Path) -> None:
+    from lightning_resnet import load_network
+    from lightning_resnet.release import read_manifest
+
     source, logits = source_with_a_release(tmp_path, cifar_dir)
     built = run(
         sys.executable,
@@ -99,18 +107,28 @@ def test_wheel_installs_and_runs_from_another_directory(tmp_path: Path, cifar_di
     where = run(str(python), "-c", "import lightning_resnet; print(lightning_resnet.__file__)", cwd=elsewhere)
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
 
+    images = four_images()
+    torch.save(images, tmp_path / "images.pt")
     loaded = run(
         str(python),
         "-c",
-        "import torch; from lightning_resnet import load_network; from lightning_resnet.release import weights_dir; "
-        "images = torch.arange(4 * 3 * 32 * 32).reshape(4, 3, 32, 32).remainder(256).to(torch.uint8); "
-        "print(weights_dir()); print(load_network('resnet8', weights='paper')(images).tolist())",
+        "import json, sys, torch; from lightning_resnet import load_network; "
+        "from lightning_resnet.release import read_manifest, weights_dir; images = torch.load(sys.argv[1]); "
+        "print(weights_dir()); "
+        "print(json.dumps({n: load_network(n, weights='paper')(images).tolist() for n in read_manifest()}))",
+        str(tmp_path / "images.pt"),
         cwd=elsewhere,
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     folder, values = loaded.stdout.strip().splitlines()
     assert folder == str(site / "lightning_resnet" / "weights")  # the installed copy, SHA-256 checked on load
-    assert torch.tensor(eval(values)).allclose(logits, atol=1e-5)
+    released = {network: torch.tensor(v) for network, v in json.loads(values).items()}
+    assert released.pop("resnet8").allclose(logits, atol=1e-5)
+    # and every committed release ships, loads by name and gives the source tree's logits
+    assert released.keys() == read_manifest(REPO / "weights").keys()
+    for network, values in released.items():
+        with torch.no_grad():
+            assert values.equal(load_network(network, weights="paper", weights_dir=REPO / "weights")(images)), network
 
     dry = run(
         str(python), "-m", "lightning_resnet", "reproduce", "table6", "--preset", "paper", "--dry_run", cwd=elsewhere
