@@ -131,7 +131,7 @@ class RunFolder:
     def in_use(self) -> bool:
         """Whether a process holds the folder now. A record that says ``running`` while none does belongs to a run
         whose process was killed (SIGKILL, a machine that went away) before it could say so."""
-        if not (self.path / ".lock").is_file():
+        if not RunLock(self.path).path.is_file():  # never locked: nothing to ask (and no folder made)
             return False
         try:
             self.lock().release()
