@@ -135,13 +135,15 @@ def plan(
     report_id: str,
     preset: str | None = None,
     seeds: int = 1,
-    runs_dir: Path = Path("runs"),
+    runs_dir: Path | None = None,
     extra: tuple[str, ...] = (),
     networks: str | None = None,
 ) -> list[PlannedRun]:
     """Every run ``report_id`` needs at ``preset`` (default: the pool's first), with at least ``seeds`` seeds per
-    network; ``networks`` (comma-separated) restricts it to some of the id's networks."""
+    network; ``networks`` (comma-separated) restricts it to some of the id's networks; ``runs_dir`` defaults to
+    :func:`~lightning_resnet.runs.runs_root`."""
     spec = spec_for(report_id)
+    runs_dir = Path(runs_dir) if runs_dir else run_layout.runs_root()
     if not spec.networks or spec.pool not in POOLS:
         raise ConfigError(
             f"no reproduction is defined for {report_id!r}; reproducible ids: {', '.join(reproducible_ids())}"
@@ -362,7 +364,7 @@ def reproduce_command(argv: list[str]) -> None:
         default=1,
         help="seeds per network (at least what the paper ran, e.g. 5 for ResNet-110 in Table 6)",
     )
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
+    parser.add_argument("--runs_dir", type=Path, default=run_layout.runs_root(), help=run_layout.RUNS_DIR_HELP)
     parser.add_argument("--reports_dir", type=Path, default=Path("reports"))
     parser.add_argument("--weights_dir", type=Path, default=SOURCE_TREE, help="where --publish releases weights")
     parser.add_argument("--launcher", choices=["sequential", "submitit"], default="sequential")

@@ -29,11 +29,13 @@ from .runs import (
     LAST_CHECKPOINT,
     METRICS_FILE,
     RESPONSES_FILE,
+    RUNS_DIR_HELP,
     Record,
     RunAddress,
     RunFolder,
     read_curves,
     read_responses,
+    runs_root,
 )
 from .tracking import (
     DEFAULT_PROJECT,
@@ -193,7 +195,7 @@ def sync_command(argv: list[str]) -> None:
     W&B run with its whole history."""
     parser = argparse.ArgumentParser(prog="python -m lightning_resnet sync", description=__doc__)
     parser.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: every run under --runs_dir)")
-    parser.add_argument("--runs_dir", type=Path, default=Path("runs"))
+    parser.add_argument("--runs_dir", type=Path, default=runs_root(), help=RUNS_DIR_HELP)
     parser.add_argument("--project", default=DEFAULT_PROJECT)
     parser.add_argument(
         "--dry_run", action="store_true", help="prepare the one offline run of each training run, upload nothing"

@@ -70,6 +70,13 @@ def _wandb_offline() -> None:
     os.environ.setdefault("WANDB_SILENT", "true")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _runs_in_the_default_folder() -> None:
+    """The tests say where their runs go; a developer's ``$LIGHTNING_RESNET_RUNS`` (the evidence queue's folder) must
+    neither move them nor receive them."""
+    os.environ.pop("LIGHTNING_RESNET_RUNS", None)
+
+
 @pytest.fixture(scope="session")
 def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small ImageNet-layout tree at ImageNet's image sizes (3 classes, 12 train and 6 val images)."""

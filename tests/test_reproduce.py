@@ -63,6 +63,30 @@ def test_ids_share_their_runs() -> None:
     }
 
 
+def test_lightning_resnet_runs_moves_every_commands_run_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$LIGHTNING_RESNET_RUNS`` is the one default of every command's runs folder: a queue whose checkout is replaced
+    keeps its checkpoints outside it. ``--runs_dir`` still wins."""
+    from lightning_resnet.errors import ConfigError
+    from lightning_resnet.reporting import build_report
+    from lightning_resnet.runs import RUNS_DIR_ENV
+
+    kept = tmp_path / "kept"
+    monkeypatch.setenv(RUNS_DIR_ENV, str(kept))
+    assert {r.run_dir for r in plan("fig1", "paper")} == {
+        kept / "cifar10-paper/plain20-s0",
+        kept / "cifar10-paper/plain56-s0",
+    }
+    assert all(f"--runs_dir={kept}" in r.args for r in plan("fig1", "paper"))  # the fit commands it launches agree
+    cli = ResNetCLI(args=["--config", str(REPO / "reproductions" / "table6.yaml"), "--data.init_args.download=false"])
+    assert cli.run_dir() == kept / "table6" / "resnet20-s0"
+    assert plan("fig1", "paper", runs_dir=tmp_path / "given")[0].run_dir.parent == tmp_path / "given" / "cifar10-paper"
+    with pytest.raises(ConfigError, match=f"looked in {kept}/ablation"):  # report reads the same folder
+        build_report("ablation", reports_dir=tmp_path / "reports")
+    assert not kept.exists()  # asking wrote nothing there
+
+
 def test_unknown_id_or_preset_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no reproduction is defined for 'table9'.*fig1"):
         plan("table9")

@@ -118,13 +118,14 @@ class Trainer(pl.Trainer):
         )
 
 
-# the options a command has beside the model's, the data's and the Trainer's: (name, type, default, help)
+# the options a command has beside the model's, the data's and the Trainer's: (name, type, default, help); a callable
+# default is asked when the parser is built
 RUN_OPTIONS: tuple[tuple[str, Any, Any, str], ...] = (
     ("ckpt_path", str | None, None, "the checkpoint to start from: a path, `last` (the newest that loads) or `hpc`"),
     ("experiment", str, "default", "table or figure id; the W&B group"),
     ("preset", str | None, None, "the preset's name (smoke, short, paper, ...): runs/<experiment>-<preset>/"),
     ("run_name", str | None, None, "default: <arch>[-<shortcut>]-s<seed>"),
-    ("runs_dir", str, "runs", "root of all run directories"),
+    ("runs_dir", str, lambda: str(runs.runs_root()), runs.RUNS_DIR_HELP),
     ("project", str, DEFAULT_PROJECT, "W&B project"),
     ("tags", list[str], [], "extra W&B tags"),
     ("wandb_watch", str | None, None, "W&B watch of the network: gradients, parameters or all"),
@@ -188,7 +189,7 @@ class ResNetCLI(LightningCLI):
             "data", "model.num_classes", compute_fn=lambda data: data.num_classes, apply_on="instantiate"
         )
         for name, kind, default, help in RUN_OPTIONS:
-            parser.add_argument(f"--{name}", type=kind, default=default, help=help)
+            parser.add_argument(f"--{name}", type=kind, default=default() if callable(default) else default, help=help)
 
     def address(self) -> runs.RunAddress:
         """Where this command's run lives: a paper id at a preset in its pool's folder, the one ``reproduce`` and

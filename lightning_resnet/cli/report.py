@@ -21,7 +21,7 @@ def report_command(argv: list[str]) -> None:
     """``python -m lightning_resnet report <id>``: the Markdown report, and the W&B Report when online."""
     parser = argparse.ArgumentParser(prog=f"{PROG} report", description=report_command.__doc__)
     parser.add_argument("id", help=f"table/figure id ({', '.join(SPECS)}, or any experiment name)")
-    parser.add_argument("--runs_dir", default="runs", type=Path)
+    parser.add_argument("--runs_dir", default=runs.runs_root(), type=Path, help=runs.RUNS_DIR_HELP)
     parser.add_argument("--reports_dir", default="reports", type=Path)
     parser.add_argument("--wandb", action="store_true", help="also save a W&B Report (default: when logged in to W&B)")
     parser.add_argument(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import MissingFileError
 from ..models import list_models
-from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, RunAddress
+from ..runs import CHECKPOINT_DIR, LAST_CHECKPOINT, RunAddress, runs_root
 from .numbers import CIFAR10_REPRODUCTIONS, Reproduction
 
 CONFIG_PACKAGE = "lightning_resnet.reproductions"  # the top-level reproductions/ folder, shipped with the package
@@ -34,13 +34,14 @@ def config_path(name: str) -> Path:
     return found
 
 
-def backbone_weights(network: str, backbone_pool: str, runs_dir: Path = Path("runs")) -> str:
+def backbone_weights(network: str, backbone_pool: str, runs_dir: Path | None = None) -> str:
     """What a detection run's backbone starts from: this suite's trained ImageNet run of the network (Table 3's
     ResNet-101, at the paper preset), or torchvision's ImageNet weights for networks the suite does not define
     (VGG-16)."""
     if network not in list_models():
         return "torchvision"
-    return str(RunAddress.of(runs_dir, backbone_pool, "paper", network, 0).path / CHECKPOINT_DIR / LAST_CHECKPOINT)
+    run = RunAddress.of(runs_dir or runs_root(), backbone_pool, "paper", network, 0)
+    return str(run.path / CHECKPOINT_DIR / LAST_CHECKPOINT)
 
 
 @dataclass(frozen=True)

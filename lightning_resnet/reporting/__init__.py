@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..paper import SPECS, spec_for
-from ..runs import Run, RunFolder, load_runs
+from ..runs import Run, RunFolder, load_runs, runs_root
 from .index import write_index
 from .markdown import RECORDS, write_report
 
@@ -28,7 +28,7 @@ def load_throughput(path: Path = THROUGHPUT_FILE) -> list[dict]:
 
 def build_report(
     report_id: str,
-    runs_dir: Path = Path("runs"),
+    runs_dir: Path | None = None,
     reports_dir: Path = Path("reports"),
     preset: str | None = None,
     throughput_file: Path = THROUGHPUT_FILE,
@@ -39,11 +39,12 @@ def build_report(
     measured throughput in ``throughput_file``.
     """
     spec = spec_for(report_id)
+    runs_dir = Path(runs_dir) if runs_dir else runs_root()
     unreadable: list[str] = []
     runs = [run for group in spec.groups(preset) for run in load_runs(runs_dir, group, unreadable)]
     if report_id not in SPECS and not runs:  # a typo must not add a page of nothing to the index
         raise ConfigError(
-            f"no report id or runs named {report_id!r} (looked in {Path(runs_dir) / spec.groups(preset)[0]}); "
+            f"no report id or runs named {report_id!r} (looked in {runs_dir / spec.groups(preset)[0]}); "
             f"report ids: {', '.join(SPECS)}"
         )
     if spec.ensemble:  # the page is about the ensemble; its record names the runs it combined

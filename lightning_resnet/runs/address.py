@@ -8,11 +8,13 @@ folder name back into facts. This module is the only place that builds these nam
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+RUNS_DIR_ENV = "LIGHTNING_RESNET_RUNS"
 CONFIG_FILE = "config.yaml"
 RECORD_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
@@ -23,6 +25,15 @@ INTERRUPT_CHECKPOINT = "interrupted.ckpt"
 # The small files that record a run: committed beside the reports made from them (never checkpoints or W&B folders)
 RECORD_FILES = (CONFIG_FILE, RECORD_FILE, METRICS_FILE, RESPONSES_FILE)
 
+
+def runs_root() -> Path:
+    """Where every command keeps its run folders unless given ``--runs_dir``: ``$LIGHTNING_RESNET_RUNS``, else
+    ``./runs``. Point it outside a checkout that is replaced between working periods (a CI workspace, a job's fresh
+    clone), so that checkpoints outlive the checkout and interrupted runs resume."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or "runs").expanduser()
+
+
+RUNS_DIR_HELP = f"root of all run folders (default: ${RUNS_DIR_ENV}, else ./runs)"
 _RUN_NAME = re.compile(r"^(?P<network>.+)-s(?P<seed>\d+)$")
 
 
