@@ -2,7 +2,8 @@
 
 A difference counts when it exceeds the noise: twice the larger seed-to-seed std of the two networks where
 both ran several seeds; otherwise twice the largest seed-to-seed std measured among the compared runs' pool
-at the same length (e.g. Table 6's five ResNet-110s), or, with nothing measured, the stated one-seed margin.
+at the same length (e.g. Table 6's five ResNet-110s). With nothing measured at that length a stated one-seed
+margin still says which way the runs point, but no finding is held on it: a margin is not a measurement.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ from ..runs import Run, mean_std
 ONE_SEED_MARGIN = {"responses": 0.05}
 ERROR_MARGIN = 1.0
 VERDICT_RULE = (
-    "A finding holds (yes) when each of its differences exceeds the noise, and fails (**no**) when one goes the "
-    "other way beyond it; anything in between is *within noise*."
+    "A finding holds (yes) when each of its differences exceeds the measured seed-to-seed noise, and fails (**no**) "
+    "when one goes the other way beyond it; anything in between is *within noise*. Where no noise was measured at "
+    "that length (one seed of each network, and no network of the pool with several), a difference is set against a "
+    "stated margin instead, and the verdict says *noise not measured*: it is not counted as held."
 )
+UNMEASURED = {True: "as the paper, noise not measured", False: "**against the paper**, noise not measured"}
 NOISE_RULE = (
     f"{VERDICT_RULE} Noise: twice the larger seed-to-seed std of the two networks where both have several seeds; "
     "otherwise twice the largest seed-to-seed std measured among these runs; otherwise (one seed, nothing measured) "
-    f"a stated margin of {ERROR_MARGIN} percentage point of error ({ONE_SEED_MARGIN['responses']} for response "
+    f"the stated margin of {ERROR_MARGIN} percentage point of error ({ONE_SEED_MARGIN['responses']} for response "
     "stds). Runs of different lengths are not compared."
 )
 
@@ -44,7 +48,7 @@ def values_of(runs: list[Run], network: str, metric: str) -> list[float]:
 
 @dataclass(frozen=True)
 class Verdict:
-    held: bool | None  # None: not run, not comparable or within noise
+    held: bool | None  # None: not run, not comparable, within noise, or no noise measured
     label: str
     evidence: str
 
@@ -70,7 +74,7 @@ def evaluate(finding: Finding, runs: list[Run]) -> Verdict:
         return Verdict(None, "not comparable", f"runs of different lengths ({detail} iterations)")
     pool_spread = measured_spread([r for r in runs if r.steps in lengths.values()], metric)
     digits = 3 if metric == "responses" else 2
-    held, contradicted, parts = True, False, []
+    held, contradicted, measured, parts = True, False, True, []
     for a, b in pairs:
         (mean_a, std_a), (mean_b, std_b) = mean_std(values[a]), mean_std(values[b])
         if std_a is not None and std_b is not None:
@@ -78,7 +82,8 @@ def evaluate(finding: Finding, runs: list[Run]) -> Verdict:
         elif pool_spread is not None:
             noise, basis = 2 * pool_spread, "one seed: 2 x largest measured seed std"
         else:
-            noise, basis = ONE_SEED_MARGIN.get(metric, ERROR_MARGIN), "one seed: stated margin"
+            noise, basis = ONE_SEED_MARGIN.get(metric, ERROR_MARGIN), "one seed: stated margin, not measured"
+            measured = False
         difference = mean_a - mean_b
         held &= difference > noise
         contradicted |= difference < -noise
@@ -87,5 +92,8 @@ def evaluate(finding: Finding, runs: list[Run]) -> Verdict:
             f"{a} {mean_a:.{digits}f} {sign} {b} {mean_b:.{digits}f} (difference {difference:+.{digits}f}, noise "
             f"{noise:.{digits}f}: {basis})"
         )
+    evidence = "; ".join(parts)
+    if not measured:
+        return Verdict(None, UNMEASURED[held] if held or contradicted else "within the stated margin", evidence)
     label = "yes" if held else "**no**" if contradicted else "within noise"
-    return Verdict(True if held else False if contradicted else None, label, "; ".join(parts))
+    return Verdict(True if held else False if contradicted else None, label, evidence)

@@ -106,6 +106,18 @@ def results_table(reports_dir: Path = Path("reports"), weights: Path | None = No
     ]
 
 
+def paragraphs_end(lines: list[str], start: int, count: int) -> int | None:
+    """The index of the last line of the ``count``-th blank-separated paragraph from ``start``; ``None`` where the
+    text ends sooner. The table's extent is its shape, so a reworded note (a new verdict rule) is replaced too."""
+    seen = 0
+    for i in range(start, len(lines)):
+        if lines[i] and (i + 1 == len(lines) or not lines[i + 1]):
+            seen += 1
+            if seen == count:
+                return i
+    return None
+
+
 def refresh_readme(readme: Path, reports_dir: Path = Path("reports"), weights: Path | None = None) -> bool:
     """Replace the results table in ``readme`` (from its header row through the note under it) with the one the
     records give now; whether that changed it (``False`` too where ``readme`` is missing or holds no such table)."""
@@ -113,9 +125,10 @@ def refresh_readme(readme: Path, reports_dir: Path = Path("reports"), weights: P
         return False
     lines = readme.read_text().split("\n")
     table = results_table(reports_dir, weights)
-    header, note = table[0].split(" | ")[0], table[-1].split(".")[0]
+    header = table[0].split(" | ")[0]
     start = next((i for i, line in enumerate(lines) if line.startswith(header + " | ")), None)
-    end = next((i for i, line in enumerate(lines[start or 0 :], start or 0) if line.startswith(note)), None)
+    paragraphs = sum(1 for i, line in enumerate(table) if line and (i + 1 == len(table) or not table[i + 1]))
+    end = None if start is None else paragraphs_end(lines, start, paragraphs)
     if start is None or end is None:
         return False
     text = "\n".join([*lines[:start], *table, *lines[end + 1 :]])
