@@ -123,16 +123,16 @@ def refresh_readme(readme: Path, reports_dir: Path = Path("reports"), weights: P
     records give now; whether that changed it (``False`` too where ``readme`` is missing or holds no such table)."""
     if not readme.is_file():
         return False
-    lines = readme.read_text().split("\n")
-    table = results_table(reports_dir, weights)
+    current = readme.read_text()
+    lines = current.split("\n")
+    table = results_table(reports_dir, weights)  # its paragraphs are separated by single blank lines
     header = table[0].split(" | ")[0]
     start = next((i for i, line in enumerate(lines) if line.startswith(header + " | ")), None)
-    paragraphs = sum(1 for i, line in enumerate(table) if line and (i + 1 == len(table) or not table[i + 1]))
-    end = None if start is None else paragraphs_end(lines, start, paragraphs)
+    end = None if start is None else paragraphs_end(lines, start, table.count("") + 1)
     if start is None or end is None:
         return False
     text = "\n".join([*lines[:start], *table, *lines[end + 1 :]])
-    if text == readme.read_text():
+    if text == current:
         return False
     write_text_atomically(readme, text, kind="README")
     return True
